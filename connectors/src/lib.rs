@@ -1,0 +1,17 @@
+//! `tongdai-connectors`: everything tongdai knows about the platforms it talks to — their wire
+//! formats, signature schemes, APIs and errors — and nothing about tongdai's database or HTTP
+//! server. The hub drives connectors through the traits in [`traits`]; each platform lives in
+//! its own module, with a loopback `sandbox` fake of the platform behind the `sandbox` feature.
+
+pub mod error;
+pub mod facebook;
+pub mod registry;
+pub mod traits;
+pub mod types;
+pub mod verify;
+
+pub use error::{ConnectorError, ParseError, VerifyError};
+pub use registry::{ConnectorsConfig, Registry};
+pub use traits::{Connector, Messaging, WebhookInbound};
+pub use types::*;
+pub use verify::{Verified, verify};

@@ -1,0 +1,45 @@
+//! The explicit list of built-in connectors, built once from config.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::facebook::{Facebook, FacebookConfig};
+use crate::traits::Connector;
+use crate::types::Platform;
+
+/// App-level settings of every connector (per-account credentials live in the hub's database).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorsConfig {
+    /// Facebook (Messenger and Page webhooks).
+    pub facebook: FacebookConfig,
+}
+
+/// The connectors this build knows, by platform.
+#[derive(Clone, Default)]
+pub struct Registry {
+    connectors: BTreeMap<Platform, Arc<dyn Connector>>,
+}
+
+impl Registry {
+    /// Every built-in connector, configured from `cfg`.
+    pub fn builtin(cfg: &ConnectorsConfig) -> Self {
+        let mut r = Registry::default();
+        r.insert(Arc::new(Facebook::new(cfg.facebook.clone())));
+        r
+    }
+
+    /// Add or replace a connector.
+    pub fn insert(&mut self, c: Arc<dyn Connector>) {
+        self.connectors.insert(c.platform(), c);
+    }
+
+    /// The connector for `platform`, when this build has one.
+    pub fn get(&self, platform: Platform) -> Option<&Arc<dyn Connector>> {
+        self.connectors.get(&platform)
+    }
+
+    /// Platforms with a connector.
+    pub fn platforms(&self) -> impl Iterator<Item = Platform> + '_ {
+        self.connectors.keys().copied()
+    }
+}
