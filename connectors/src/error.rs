@@ -97,7 +97,9 @@ impl ConnectorError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ConnectorError::RateLimited { .. } | ConnectorError::Transport(_) => true,
-            ConnectorError::Api { transient, status, .. } => *transient || *status >= 500,
+            ConnectorError::Api {
+                transient, status, ..
+            } => *transient || *status >= 500,
             ConnectorError::Unauthorized(_)
             | ConnectorError::Invalid(_)
             | ConnectorError::Unsupported => false,

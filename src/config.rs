@@ -1,0 +1,204 @@
+//! One typed configuration, layered: built-in defaults, then an optional `tongdai.toml`, then
+//! `TONGDAI_…` environment variables. Every setting is documented in `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Platforms whose settings are grouped as `[<platform>]` in the file and
+/// `TONGDAI_<PLATFORM>_<NAME>` in the environment.
+const PLATFORM_SECTIONS: [&str; 1] = ["facebook"];
+
+/// The whole configuration of one tongdai node.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server binds (`TONGDAI_LISTEN`).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the generated master key (`TONGDAI_DATA_DIR`).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `tongdai.db` in the data dir (`TONGDAI_DATABASE_URL`).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// The URL people and platforms reach this server at (`TONGDAI_PUBLIC_URL`); default
+    /// `http://<listen>`. An `https` URL makes session cookies `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Master key for secrets at rest: 32 bytes as base64 or hex (`TONGDAI_SECRET_KEY`).
+    /// When unset, one is generated once into `<data_dir>/secret.key` (mode 0600).
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+    /// Redis URL; when set, realtime events cross nodes through Redis pub/sub (`TONGDAI_REDIS_URL`).
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Log filter in `tracing` syntax (`TONGDAI_LOG`).
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// Run the background workers (ingest, jobs) in this process (`TONGDAI_WORKERS`).
+    #[serde(default = "yes")]
+    pub workers: bool,
+    /// Session lifetime in hours (`TONGDAI_SESSION_TTL_HOURS`).
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl_hours: u32,
+    /// Outbound messages per second allowed per channel account (`TONGDAI_SEND_RATE_PER_SECOND`).
+    #[serde(default = "default_send_rate")]
+    pub send_rate_per_second: u32,
+    /// Login attempts per minute allowed per account (`TONGDAI_LOGIN_PER_MINUTE_ACCOUNT`).
+    #[serde(default = "default_login_account")]
+    pub login_per_minute_account: u32,
+    /// Login attempts per minute allowed per client IP (`TONGDAI_LOGIN_PER_MINUTE_IP`).
+    #[serde(default = "default_login_ip")]
+    pub login_per_minute_ip: u32,
+    /// Facebook app settings (`TONGDAI_FACEBOOK_*`).
+    #[serde(default)]
+    pub facebook: FacebookSettings,
+}
+
+/// `[facebook]`: the Meta app that receives Page webhooks and sends Messenger replies.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FacebookSettings {
+    /// Meta app id (`TONGDAI_FACEBOOK_APP_ID`).
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// Meta app secret, key of `X-Hub-Signature-256` (`TONGDAI_FACEBOOK_APP_SECRET`).
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    /// Token Meta echoes in the webhook subscription handshake (`TONGDAI_FACEBOOK_VERIFY_TOKEN`).
+    #[serde(default)]
+    pub verify_token: Option<SecretString>,
+    /// Graph API base URL (`TONGDAI_FACEBOOK_GRAPH_URL`).
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+}
+
+impl Default for FacebookSettings {
+    fn default() -> Self {
+        FacebookSettings {
+            app_id: None,
+            app_secret: None,
+            verify_token: None,
+            graph_url: default_graph_url(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+fn default_log() -> String {
+    "tongdai=info,tower_http=warn".to_owned()
+}
+fn yes() -> bool {
+    true
+}
+fn default_session_ttl() -> u32 {
+    24 * 14
+}
+fn default_send_rate() -> u32 {
+    20
+}
+fn default_login_account() -> u32 {
+    5
+}
+fn default_login_ip() -> u32 {
+    30
+}
+fn default_graph_url() -> String {
+    "https://graph.facebook.com/v21.0".to_owned()
+}
+
+impl Config {
+    /// Defaults, then `./tongdai.toml` (or the file named by `TONGDAI_CONFIG`), then the environment.
+    pub fn load() -> Result<Config, figment::Error> {
+        let file = std::env::var_os("TONGDAI_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("tongdai.toml"));
+        Self::figment(&file).extract()
+    }
+
+    fn figment(file: &Path) -> Figment {
+        let env = Env::prefixed("TONGDAI_")
+            .ignore(&["CONFIG", "TEST_DATABASE_URL"])
+            .map(|key| {
+                let k = key.as_str();
+                for p in PLATFORM_SECTIONS {
+                    if let Some(rest) = k.strip_prefix(p).and_then(|r| r.strip_prefix('_')) {
+                        return format!("{p}.{rest}").into();
+                    }
+                }
+                key.into()
+            });
+        Figment::new().merge(Toml::file(file)).merge(env)
+    }
+
+    /// A configuration from defaults only (tests and the demo build on it).
+    pub fn defaults() -> Config {
+        Figment::new().extract().expect("every field has a default")
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("tongdai.db").display()
+            ),
+        }
+    }
+
+    /// The public base URL in force, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) if !u.is_empty() => u.trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.database_url(), "sqlite://./data/tongdai.db?mode=rwc");
+        assert_eq!(c.facebook.graph_url, "https://graph.facebook.com/v21.0");
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tongdai.toml",
+                "listen = \"0.0.0.0:9000\"\n[facebook]\ngraph_url = \"http://file\"\napp_id = \"1\"\n",
+            )?;
+            jail.set_env("TONGDAI_FACEBOOK_GRAPH_URL", "http://env");
+            jail.set_env("TONGDAI_PUBLIC_URL", "https://shop.example/");
+            let c: Config = Config::figment(Path::new("tongdai.toml")).extract()?;
+            assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+            assert_eq!(c.facebook.graph_url, "http://env");
+            assert_eq!(c.facebook.app_id.as_deref(), Some("1"));
+            assert_eq!(c.public_url(), "https://shop.example");
+            assert!(c.secure_cookies());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,5 @@
+//! Pure types and rules of the product: no IO, no database, no HTTP.
+
+pub mod phone;
+pub mod retry;
+pub mod role;

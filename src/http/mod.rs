@@ -1,0 +1,39 @@
+//! HTTP: routes, extractors and DTO mapping only. Handlers extract, call one service, map the
+//! result; no database code lives here.
+
+pub mod admin;
+pub mod auth;
+pub mod extract;
+pub mod inbox;
+pub mod openapi;
+pub mod ops;
+pub mod web;
+pub mod webhooks;
+pub mod ws;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use tower_http::trace::TraceLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+async fn api_not_found() -> impl IntoResponse {
+    AppError::NotFound("route")
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(webhooks::router())
+        .merge(auth::router())
+        .merge(inbox::router())
+        .merge(admin::router())
+        .merge(ws::router())
+        .merge(ops::router())
+        .merge(openapi::router())
+        .merge(web::router())
+        .fallback(api_not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::http::{admin, auth, inbox, webhooks};
+use crate::state::AppState;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tongdai",
+        description = "Omnichannel inbox and integration hub for Vietnamese online sellers. Cookie sessions need `X-CSRF-Token` on state-changing requests; integrations use `Authorization: Bearer td_…`. Realtime: websocket `/api/ws?since=<seq>`, frames `{type, seq, data}`."
+    ),
+    paths(
+        auth::login,
+        auth::logout,
+        auth::me,
+        auth::setup_status,
+        auth::setup,
+        inbox::list_conversations,
+        inbox::get_conversation,
+        inbox::update_conversation,
+        inbox::read_conversation,
+        inbox::list_messages,
+        inbox::create_reply,
+        inbox::search_contacts,
+        inbox::get_contact,
+        inbox::merge_contact,
+        inbox::unmerge_contact,
+        inbox::list_labels,
+        inbox::create_label,
+        inbox::delete_label,
+        inbox::list_canned,
+        inbox::create_canned,
+        inbox::update_canned,
+        inbox::delete_canned,
+        admin::list_members,
+        admin::add_member,
+        admin::update_member,
+        admin::remove_member,
+        admin::list_api_keys,
+        admin::create_api_key,
+        admin::revoke_api_key,
+        admin::list_channel_accounts,
+        admin::create_channel_account,
+        admin::update_channel_account,
+        admin::disable_channel_account,
+        admin::list_inbound_events,
+        admin::replay_inbound_event,
+        webhooks::receive_webhook,
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi_json))
+}

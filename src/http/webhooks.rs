@@ -1,0 +1,91 @@
+//! `GET|POST /webhooks/{platform}`: the ingest hot path. Raw bytes in, verified, stored,
+//! acknowledged only once durable.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::json;
+use tongdai_connectors::InboundRequest;
+
+use crate::services::ingest::{self, Stored, WebhookError, WebhookOutcome};
+use crate::state::AppState;
+
+/// Webhook bodies are JSON events, never media: 1 MiB is plenty.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Receive a platform webhook.
+#[utoipa::path(post, path = "/webhooks/{platform}", tag = "webhooks",
+    params(("platform" = String, Path, description = "facebook, …")),
+    responses((status = 200, description = "stored (or a duplicate)"), (status = 401, description = "bad or missing signature", body = crate::error::ErrorOut), (status = 503, description = "could not persist; retry")))]
+pub async fn receive_webhook(
+    State(state): State<AppState>,
+    Path(platform): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let req = InboundRequest {
+        method: &method,
+        headers: &headers,
+        query: query.as_deref(),
+        body: &body,
+    };
+    match ingest::receive_webhook(&state, &platform, &req, body.clone()).await {
+        Ok(WebhookOutcome::Handshake(h)) => (
+            StatusCode::from_u16(h.status).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, h.content_type)],
+            h.body,
+        )
+            .into_response(),
+        Ok(WebhookOutcome::Accepted(s)) => (
+            StatusCode::OK,
+            axum::Json(
+                json!({ "status": "accepted", "duplicate": matches!(s, Stored::Duplicate) }),
+            ),
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, code, message) = match e {
+                WebhookError::UnknownPlatform => (
+                    StatusCode::NOT_FOUND,
+                    "unknown_platform".to_owned(),
+                    format!("no webhook receiver for {platform:?}"),
+                ),
+                WebhookError::NotAHandshake => (
+                    StatusCode::BAD_REQUEST,
+                    "not_a_handshake".to_owned(),
+                    "GET is only for the subscription handshake".to_owned(),
+                ),
+                WebhookError::Refused(v) => {
+                    let status = if matches!(v, tongdai_connectors::VerifyError::BadVerifyToken) {
+                        StatusCode::FORBIDDEN
+                    } else {
+                        StatusCode::UNAUTHORIZED
+                    };
+                    (status, v.code().to_owned(), v.to_string())
+                }
+                WebhookError::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "could_not_persist".to_owned(),
+                    "could not persist, retry later".to_owned(),
+                ),
+            };
+            (
+                status,
+                axum::Json(json!({ "code": code, "message": message })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/{platform}", any(receive_webhook))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}

@@ -1,0 +1,231 @@
+//! Channel accounts: a Facebook Page, a Zalo OA … connected to a workspace. Secrets (access
+//! tokens) are write-only: sealed with the master key, never returned, never logged.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tongdai_connectors::Platform;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::role::Permission;
+use crate::error::{AppError, AppResult};
+use crate::services::auth::Principal;
+use crate::state::AppState;
+use crate::store::entities::{channel_account, inbound_event};
+
+/// A channel account (never its secrets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelAccountOut {
+    /// Id.
+    pub id: Uuid,
+    /// Platform.
+    pub platform: String,
+    /// The platform's id of the account (Page id …).
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// Non-secret settings.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// `active`, `disabled` or `reauth_required`.
+    pub status: String,
+    /// Whether an access token is stored.
+    pub has_access_token: bool,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Connect an account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChannelAccountIn {
+    /// Platform (`facebook`, …).
+    pub platform: String,
+    /// The platform's id of the account (the Page id).
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// Access token (write-only).
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<SecretString>,
+    /// Non-secret settings.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Change an account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChannelAccountPatch {
+    /// Display name.
+    pub name: Option<String>,
+    /// Replace the access token (write-only).
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<SecretString>,
+    /// Replace the settings.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    /// `active` or `disabled`.
+    pub status: Option<String>,
+}
+
+fn out(a: channel_account::Model) -> ChannelAccountOut {
+    ChannelAccountOut {
+        id: a.id,
+        platform: a.platform,
+        external_id: a.external_id,
+        name: a.name,
+        settings: a.settings,
+        status: a.status,
+        has_access_token: a.secrets_enc.is_some(),
+        created_at: a.created_at,
+    }
+}
+
+fn seal(state: &AppState, token: &SecretString) -> Vec<u8> {
+    let secrets = serde_json::json!({ "access_token": token.expose_secret() });
+    state.secrets.seal(secrets.to_string().as_bytes())
+}
+
+/// The decrypted access token of an account.
+pub fn account_token(state: &AppState, a: &channel_account::Model) -> Option<String> {
+    let plain = state.secrets.open(a.secrets_enc.as_deref()?)?;
+    let v: serde_json::Value = serde_json::from_slice(&plain).ok()?;
+    v.get("access_token")?.as_str().map(str::to_owned)
+}
+
+/// `GET /channel-accounts`.
+pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<ChannelAccountOut>> {
+    p.require(Permission::ReadInbox)
+        .or_else(|_| p.require(Permission::ManageChannels))?;
+    Ok(channel_account::Entity::find()
+        .filter(channel_account::Column::WorkspaceId.eq(p.workspace_id))
+        .order_by_asc(channel_account::Column::CreatedAt)
+        .all(&state.db.read)
+        .await?
+        .into_iter()
+        .map(out)
+        .collect())
+}
+
+/// `POST /channel-accounts`: connect; events already received for it are processed now.
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    input: ChannelAccountIn,
+) -> AppResult<ChannelAccountOut> {
+    p.require(Permission::ManageChannels)?;
+    let platform: Platform = input.platform.parse().map_err(|_| {
+        AppError::bad_request(
+            "unknown_platform",
+            format!("unknown platform {:?}", input.platform),
+        )
+    })?;
+    let external_id = input.external_id.trim();
+    if external_id.is_empty() || input.name.trim().is_empty() {
+        return Err(AppError::bad_request(
+            "invalid_channel_account",
+            "external_id and name are required",
+        ));
+    }
+    if channel_account::Entity::find()
+        .filter(channel_account::Column::Platform.eq(platform.as_str()))
+        .filter(channel_account::Column::ExternalId.eq(external_id))
+        .one(&state.db.write)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(format!(
+            "{platform} account {external_id} is already connected"
+        )));
+    }
+    let now = Utc::now();
+    let a = channel_account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(p.workspace_id),
+        platform: Set(platform.as_str().to_owned()),
+        external_id: Set(external_id.to_owned()),
+        name: Set(input.name.trim().to_owned()),
+        settings: Set(input.settings.unwrap_or_else(|| serde_json::json!({}))),
+        secrets_enc: Set(input.access_token.as_ref().map(|t| seal(state, t))),
+        status: Set("active".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db.write)
+    .await?;
+    requeue_unrouted(state, platform).await?;
+    tracing::info!(platform = %platform, account = %a.id, "channel account connected");
+    Ok(out(a))
+}
+
+/// Put events that named no known account back in the queue (after an account is connected).
+pub async fn requeue_unrouted(state: &AppState, platform: Platform) -> AppResult<u64> {
+    let res = inbound_event::Entity::update_many()
+        .col_expr(inbound_event::Column::Status, Expr::value("pending"))
+        .filter(inbound_event::Column::Status.eq("unrouted"))
+        .filter(inbound_event::Column::Platform.eq(platform.as_str()))
+        .exec(&state.db.write)
+        .await?;
+    if res.rows_affected > 0 {
+        state.ingest_notify.notify_one();
+    }
+    Ok(res.rows_affected)
+}
+
+/// `PATCH /channel-accounts/{id}`.
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    patch: ChannelAccountPatch,
+) -> AppResult<ChannelAccountOut> {
+    p.require(Permission::ManageChannels)?;
+    let a = channel_account::Entity::find_by_id(id)
+        .filter(channel_account::Column::WorkspaceId.eq(p.workspace_id))
+        .one(&state.db.write)
+        .await?
+        .ok_or(AppError::NotFound("channel account"))?;
+    let mut am: channel_account::ActiveModel = a.into();
+    if let Some(n) = patch.name.filter(|n| !n.trim().is_empty()) {
+        am.name = Set(n.trim().to_owned());
+    }
+    if let Some(t) = &patch.access_token {
+        am.secrets_enc = Set(Some(seal(state, t)));
+        am.status = Set("active".into());
+    }
+    if let Some(s) = patch.settings {
+        am.settings = Set(s);
+    }
+    if let Some(s) = patch.status {
+        if !matches!(s.as_str(), "active" | "disabled") {
+            return Err(AppError::bad_request(
+                "invalid_status",
+                "status is active or disabled",
+            ));
+        }
+        am.status = Set(s);
+    }
+    am.updated_at = Set(Utc::now());
+    Ok(out(am.update(&state.db.write).await?))
+}
+
+/// `POST /channel-accounts/{id}/disable`.
+pub async fn disable(state: &AppState, p: &Principal, id: Uuid) -> AppResult<ChannelAccountOut> {
+    update(
+        state,
+        p,
+        id,
+        ChannelAccountPatch {
+            name: None,
+            access_token: None,
+            settings: None,
+            status: Some("disabled".into()),
+        },
+    )
+    .await
+}

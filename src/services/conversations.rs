@@ -1,0 +1,568 @@
+//! Conversations and messages: the inbox list with filters and cursor pagination, status,
+//! assignment and labels, the thread, and replies (queued as a `send_message` job, sent by the
+//! connector, status published live).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::Deserialize;
+use serde_json::json;
+use tongdai_connectors::{AccountCtx, ConnectorError, HttpCtx, OutboundText, Platform};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::domain::role::Permission;
+use crate::error::{AppError, AppResult};
+use crate::services::auth::Principal;
+use crate::services::channels::account_token;
+use crate::services::jobs::{self, JobFailure};
+use crate::services::views::{self, ConversationOut, MessageOut};
+use crate::state::AppState;
+use crate::store::entities::{
+    channel_account, contact_identity, conversation, conversation_label, job, label, message,
+};
+
+/// Filters of the conversation list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationFilter {
+    /// `open`, `pending` or `resolved`.
+    pub status: Option<String>,
+    /// Only this channel account.
+    pub channel_account_id: Option<Uuid>,
+    /// Only this platform (`facebook`, …).
+    pub channel: Option<String>,
+    /// `me`, `none` or a user id.
+    pub assignee: Option<String>,
+    /// Only conversations with this label name.
+    pub label: Option<String>,
+    /// Only conversations with unread messages.
+    pub unread: Option<bool>,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–100, default 50).
+    pub limit: Option<u64>,
+}
+
+/// A page of results.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Page<T> {
+    /// Items.
+    pub items: Vec<T>,
+    /// Cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(t: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), id))
+}
+
+fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_request("invalid_cursor", "cursor is not valid");
+    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let (t, id) = s.split_once('|').ok_or_else(bad)?;
+    Ok((
+        DateTime::parse_from_rfc3339(t)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// `GET /conversations`.
+pub async fn list(
+    state: &AppState,
+    p: &Principal,
+    f: ConversationFilter,
+) -> AppResult<Page<ConversationOut>> {
+    p.require(Permission::ReadInbox)?;
+    let db = &state.db.read;
+    let limit = f.limit.unwrap_or(50).clamp(1, 100);
+    let mut q = conversation::Entity::find()
+        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(conversation::Column::LastMessageAt.is_not_null());
+    if let Some(s) = &f.status {
+        if !matches!(s.as_str(), "open" | "pending" | "resolved") {
+            return Err(AppError::bad_request(
+                "invalid_status",
+                "status is open, pending or resolved",
+            ));
+        }
+        q = q.filter(conversation::Column::Status.eq(s.as_str()));
+    }
+    if let Some(id) = f.channel_account_id {
+        q = q.filter(conversation::Column::ChannelAccountId.eq(id));
+    }
+    if let Some(platform) = &f.channel {
+        let ids: Vec<Uuid> = channel_account::Entity::find()
+            .filter(channel_account::Column::WorkspaceId.eq(p.workspace_id))
+            .filter(channel_account::Column::Platform.eq(platform.as_str()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        q = q.filter(conversation::Column::ChannelAccountId.is_in(ids));
+    }
+    match f.assignee.as_deref() {
+        None => {}
+        Some("none") => q = q.filter(conversation::Column::AssigneeId.is_null()),
+        Some("me") => q = q.filter(conversation::Column::AssigneeId.eq(p.user_id)),
+        Some(id) => {
+            let id: Uuid = id.parse().map_err(|_| {
+                AppError::bad_request("invalid_assignee", "assignee is me, none or a user id")
+            })?;
+            q = q.filter(conversation::Column::AssigneeId.eq(id));
+        }
+    }
+    if let Some(name) = &f.label {
+        let ids: Vec<Uuid> = conversation_label::Entity::find()
+            .inner_join(label::Entity)
+            .filter(label::Column::WorkspaceId.eq(p.workspace_id))
+            .filter(label::Column::Name.eq(name.as_str()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| l.conversation_id)
+            .collect();
+        q = q.filter(conversation::Column::Id.is_in(ids));
+    }
+    if f.unread == Some(true) {
+        q = q.filter(conversation::Column::UnreadCount.gt(0));
+    }
+    if let Some(c) = &f.cursor {
+        let (t, id) = decode_cursor(c)?;
+        q = q.filter(
+            Condition::any()
+                .add(conversation::Column::LastMessageAt.lt(t))
+                .add(
+                    Condition::all()
+                        .add(conversation::Column::LastMessageAt.eq(t))
+                        .add(conversation::Column::Id.lt(id)),
+                ),
+        );
+    }
+    let mut rows = q
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .order_by_desc(conversation::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last()
+            .and_then(|c| c.last_message_at.map(|t| encode_cursor(t, c.id)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: views::conversations_out(db, rows).await?,
+        next_cursor,
+    })
+}
+
+/// `GET /conversations/{id}`.
+pub async fn get(state: &AppState, p: &Principal, id: Uuid) -> AppResult<ConversationOut> {
+    p.require(Permission::ReadInbox)?;
+    views::conversation_out(&state.db.read, p.workspace_id, id).await
+}
+
+/// Changes to a conversation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ConversationPatch {
+    /// `open`, `pending` or `resolved`.
+    pub status: Option<String>,
+    /// Assignee; `null` unassigns.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assignee_id: Option<Option<Uuid>>,
+    /// Replace the labels (names; unknown names are created).
+    pub labels: Option<Vec<String>>,
+}
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::Error> {
+    Ok(Some(Option::<Uuid>::deserialize(d)?))
+}
+
+/// `PATCH /conversations/{id}`.
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    patch: ConversationPatch,
+) -> AppResult<ConversationOut> {
+    p.require(Permission::WorkInbox)?;
+    let txn = state.db.write.begin().await?;
+    let c = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    let mut am = c.into_active_model();
+    if let Some(s) = patch.status {
+        if !matches!(s.as_str(), "open" | "pending" | "resolved") {
+            return Err(AppError::bad_request(
+                "invalid_status",
+                "status is open, pending or resolved",
+            ));
+        }
+        am.status = Set(s);
+    }
+    if let Some(a) = patch.assignee_id {
+        if let Some(uid) = a {
+            let member = crate::store::entities::membership::Entity::find()
+                .filter(crate::store::entities::membership::Column::WorkspaceId.eq(p.workspace_id))
+                .filter(crate::store::entities::membership::Column::UserId.eq(uid))
+                .one(&txn)
+                .await?;
+            if member.is_none() {
+                return Err(AppError::bad_request(
+                    "invalid_assignee",
+                    "assignee is not a member of this workspace",
+                ));
+            }
+        }
+        am.assignee_id = Set(a);
+    }
+    am.updated_at = Set(Utc::now());
+    am.update(&txn).await?;
+    if let Some(names) = patch.labels {
+        conversation_label::Entity::delete_many()
+            .filter(conversation_label::Column::ConversationId.eq(id))
+            .exec(&txn)
+            .await?;
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let l = crate::services::settings::ensure_label(&txn, p.workspace_id, name).await?;
+            conversation_label::ActiveModel {
+                conversation_id: Set(id),
+                label_id: Set(l.id),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    let out = views::conversation_out(&txn, p.workspace_id, id).await?;
+    txn.commit().await?;
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "conversation.updated",
+            json!({ "conversation": out }),
+        )
+        .await;
+    Ok(out)
+}
+
+/// `POST /conversations/{id}/read`: the agent has seen everything.
+pub async fn mark_read(state: &AppState, p: &Principal, id: Uuid) -> AppResult<ConversationOut> {
+    p.require(Permission::ReadInbox)?;
+    let res = conversation::Entity::update_many()
+        .col_expr(conversation::Column::UnreadCount, Expr::value(0))
+        .filter(conversation::Column::Id.eq(id))
+        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .exec(&state.db.write)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::NotFound("conversation"));
+    }
+    let out = views::conversation_out(&state.db.write, p.workspace_id, id).await?;
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "conversation.updated",
+            json!({ "conversation": out }),
+        )
+        .await;
+    Ok(out)
+}
+
+/// Paging of a thread.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageFilter {
+    /// Cursor of an older page.
+    pub before: Option<String>,
+    /// Page size (1–200, default 50).
+    pub limit: Option<u64>,
+}
+
+/// `GET /conversations/{id}/messages`: newest page first, items oldest → newest.
+pub async fn messages(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    f: MessageFilter,
+) -> AppResult<Page<MessageOut>> {
+    p.require(Permission::ReadInbox)?;
+    let db = &state.db.read;
+    views::conversation_out(db, p.workspace_id, id).await?;
+    let limit = f.limit.unwrap_or(50).clamp(1, 200);
+    let mut q = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(id))
+        .filter(message::Column::WorkspaceId.eq(p.workspace_id));
+    if let Some(c) = &f.before {
+        let (t, mid) = decode_cursor(c)?;
+        q = q.filter(
+            Condition::any().add(message::Column::SentAt.lt(t)).add(
+                Condition::all()
+                    .add(message::Column::SentAt.eq(t))
+                    .add(message::Column::Id.lt(mid)),
+            ),
+        );
+    }
+    let mut rows = q
+        .order_by_desc(message::Column::SentAt)
+        .order_by_desc(message::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|m| encode_cursor(m.sent_at, m.id))
+    } else {
+        None
+    };
+    rows.reverse();
+    Ok(Page {
+        items: rows.into_iter().map(MessageOut::from).collect(),
+        next_cursor,
+    })
+}
+
+/// A reply.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReplyIn {
+    /// Text to send.
+    pub text: String,
+}
+
+/// `POST /conversations/{id}/messages`: store the reply as `queued` and enqueue its sending.
+#[tracing::instrument(skip_all, fields(conversation = %id))]
+pub async fn reply(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    input: ReplyIn,
+) -> AppResult<MessageOut> {
+    p.require(Permission::WorkInbox)?;
+    let text = input.text.trim();
+    if text.is_empty() {
+        return Err(AppError::bad_request(
+            "empty_message",
+            "message text is empty",
+        ));
+    }
+    if text.chars().count() > 2000 {
+        return Err(AppError::bad_request(
+            "message_too_long",
+            "messages are limited to 2000 characters",
+        ));
+    }
+    let now = Utc::now();
+    let txn = state.db.write.begin().await?;
+    let c = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    let m = message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(p.workspace_id),
+        conversation_id: Set(c.id),
+        channel_account_id: Set(c.channel_account_id),
+        external_id: Set(None),
+        direction: Set("out".into()),
+        sender_kind: Set("agent".into()),
+        author_user_id: Set(p.user_id),
+        text: Set(Some(text.to_owned())),
+        attachments: Set(json!([])),
+        status: Set("queued".into()),
+        error: Set(None),
+        sent_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    jobs::enqueue(
+        &txn,
+        jobs::kind::SEND_MESSAGE,
+        json!({ "message_id": m.id }),
+        now,
+    )
+    .await?;
+    let mut am = c.into_active_model();
+    am.last_message_at = Set(Some(now));
+    am.last_message_preview = Set(Some(text.chars().take(140).collect()));
+    am.unread_count = Set(0);
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    let conv = views::conversation_out(&txn, p.workspace_id, id).await?;
+    txn.commit().await?;
+    let out = MessageOut::from(m);
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "message.created",
+            json!({ "message": out, "conversation": conv }),
+        )
+        .await;
+    state.jobs_notify.notify_one();
+    Ok(out)
+}
+
+/// Run a `send_message` job: call the platform, record the outcome, publish it.
+pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
+    let fatal = |m: String| JobFailure {
+        retryable: false,
+        message: m,
+    };
+    let db_err = |e: sea_orm::DbErr| JobFailure {
+        retryable: true,
+        message: format!("database: {e}"),
+    };
+    let mid: Uuid = j
+        .payload
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| fatal("payload has no message_id".into()))?;
+    let Some(m) = message::Entity::find_by_id(mid)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(()); // deleted since: nothing to send
+    };
+    if m.status != "queued" {
+        return Ok(()); // already sent by an earlier attempt
+    }
+    let c = conversation::Entity::find_by_id(m.conversation_id)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| fatal("conversation gone".into()))?;
+    let acc = channel_account::Entity::find_by_id(c.channel_account_id)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| fatal("channel account gone".into()))?;
+    let idn = contact_identity::Entity::find_by_id(c.identity_id)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| fatal("identity gone".into()))?;
+
+    let result = send(
+        state,
+        &acc,
+        &idn.external_id,
+        &c,
+        m.text.as_deref().unwrap_or_default(),
+    )
+    .await;
+    let last_attempt = j.attempts >= j.max_attempts;
+    let (status, external, error, outcome) = match result {
+        Ok(mid) => ("sent", Some(mid), None, Ok(())),
+        Err(e) => {
+            let retry = e.is_retryable() && !last_attempt;
+            let status = if retry { "queued" } else { "failed" };
+            if matches!(e, ConnectorError::Unauthorized(_)) {
+                let _ = channel_account::Entity::update_many()
+                    .col_expr(
+                        channel_account::Column::Status,
+                        Expr::value("reauth_required"),
+                    )
+                    .filter(channel_account::Column::Id.eq(acc.id))
+                    .exec(&state.db.write)
+                    .await;
+            }
+            (
+                status,
+                None,
+                Some(e.to_string()),
+                Err(JobFailure {
+                    retryable: e.is_retryable(),
+                    message: e.to_string(),
+                }),
+            )
+        }
+    };
+    let mut am = m.into_active_model();
+    am.status = Set(status.to_owned());
+    if external.is_some() {
+        am.external_id = Set(external);
+    }
+    am.error = Set(error);
+    am.updated_at = Set(Utc::now());
+    let m = am.update(&state.db.write).await.map_err(db_err)?;
+    state
+        .bus
+        .publish(
+            m.workspace_id,
+            "message.updated",
+            json!({ "message": MessageOut::from(m) }),
+        )
+        .await;
+    outcome
+}
+
+async fn send(
+    state: &AppState,
+    acc: &channel_account::Model,
+    recipient: &str,
+    c: &conversation::Model,
+    text: &str,
+) -> Result<String, ConnectorError> {
+    if acc.status == "disabled" {
+        return Err(ConnectorError::Invalid(
+            "channel account is disabled".into(),
+        ));
+    }
+    let platform: Platform = acc
+        .platform
+        .parse()
+        .map_err(|_| ConnectorError::Unsupported)?;
+    let connector = state
+        .connectors
+        .get(platform)
+        .ok_or(ConnectorError::Unsupported)?;
+    let messaging = connector.messaging().ok_or(ConnectorError::Unsupported)?;
+    let token = account_token(state, acc)
+        .ok_or_else(|| ConnectorError::Invalid("channel account has no access token".into()))?;
+    // Per-account outbound limit: wait our turn rather than be throttled by the platform.
+    state.limits.send.until_key_ready(&acc.id).await;
+    let outside = c
+        .last_inbound_at
+        .is_none_or(|t| Utc::now() - t > chrono::Duration::hours(24));
+    let receipt = messaging
+        .send_text(
+            &HttpCtx {
+                http: &state.http,
+                base_url: state.api_base(platform),
+            },
+            &AccountCtx {
+                external_id: &acc.external_id,
+                access_token: &token,
+            },
+            &OutboundText {
+                recipient_external_id: recipient,
+                text,
+                outside_standard_window: outside,
+            },
+        )
+        .await?;
+    Ok(receipt.external_message_id)
+}

@@ -1,0 +1,214 @@
+//! The ingest hot path: a verified webhook is appended to `inbound_event` and acknowledged only
+//! once its row is committed. Concurrent requests share one transaction and one fsync (group
+//! commit): a single writer task takes whatever requests are waiting, writes them together and
+//! answers them all after the commit. Nothing waits for a timer: a batch is simply everything
+//! that arrived while the previous one was committing.
+
+use std::time::Instant;
+
+use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tongdai_connectors::{HandshakeReply, InboundRequest, Platform, Verified, VerifyError, verify};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::Db;
+use crate::store::entities::inbound_event;
+
+const MAX_BATCH: usize = 512;
+
+/// What happened to an accepted webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new row, with its id.
+    New(i64),
+    /// The same delivery was stored before.
+    Duplicate,
+}
+
+struct Pending {
+    verified: Verified,
+    reply: oneshot::Sender<Result<Stored, ()>>,
+}
+
+/// Handle to the group-commit writer.
+#[derive(Clone)]
+pub struct IngestWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl IngestWriter {
+    /// Start the writer task. It drains what is queued when `stop` fires, then exits.
+    pub fn spawn(
+        db: Db,
+        on_commit: std::sync::Arc<tokio::sync::Notify>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        stop: CancellationToken,
+    ) -> (IngestWriter, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(8192);
+        let handle = tokio::spawn(writer_loop(db, rx, on_commit, metrics, stop));
+        (IngestWriter { tx }, handle)
+    }
+
+    /// Store `verified`; resolves once it is durable.
+    pub async fn store(&self, verified: Verified) -> Result<Stored, AppError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Pending { verified, reply })
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        rx.await
+            .map_err(|_| AppError::Unavailable)?
+            .map_err(|_| AppError::Unavailable)
+    }
+}
+
+async fn writer_loop(
+    db: Db,
+    mut rx: mpsc::Receiver<Pending>,
+    on_commit: std::sync::Arc<tokio::sync::Notify>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    stop: CancellationToken,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = tokio::select! {
+            biased;
+            p = rx.recv() => p,
+            _ = stop.cancelled() => { rx.close(); rx.recv().await }
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let result = write_batch(&db, &batch).await;
+        metrics.ingest_batch(batch.len(), started.elapsed().as_secs_f64() * 1000.0);
+        match result {
+            Ok(outcomes) => {
+                for (p, o) in batch.drain(..).zip(outcomes) {
+                    let _ = p.reply.send(Ok(o));
+                }
+                on_commit.notify_one();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size = batch.len(), "could not persist webhook batch");
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[Pending]) -> Result<Vec<Stored>, sea_orm::DbErr> {
+    let now = chrono::Utc::now();
+    let txn = db.write.begin().await?;
+    let mut out = Vec::with_capacity(batch.len());
+    for p in batch {
+        let v = &p.verified;
+        let row = inbound_event::ActiveModel {
+            platform: Set(v.platform().as_str().to_owned()),
+            event_key: Set(v.event_key().to_owned()),
+            workspace_id: Set(None),
+            channel_account_id: Set(None),
+            body: Set(v.body().to_vec()),
+            status: Set("pending".to_owned()),
+            error: Set(None),
+            attempts: Set(0),
+            received_at: Set(now),
+            processed_at: Set(None),
+            ..Default::default()
+        };
+        let res = inbound_event::Entity::insert(row)
+            .on_conflict_do_nothing_on([
+                inbound_event::Column::Platform,
+                inbound_event::Column::EventKey,
+            ])
+            .exec(&txn)
+            .await?;
+        out.push(match res {
+            sea_orm::TryInsertResult::Inserted(r) => Stored::New(r.last_insert_id),
+            _ => Stored::Duplicate,
+        });
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// The outcome of a webhook request, for the handler to render.
+pub enum WebhookOutcome {
+    /// Answer the handshake.
+    Handshake(HandshakeReply),
+    /// Stored (or already stored).
+    Accepted(Stored),
+}
+
+/// A webhook failure, rendered as 4xx with a reason.
+#[derive(Debug)]
+pub enum WebhookError {
+    /// No such platform in this build.
+    UnknownPlatform,
+    /// Refused by the connector's verification.
+    Refused(VerifyError),
+    /// A GET that is not a handshake.
+    NotAHandshake,
+    /// Could not persist.
+    Unavailable,
+}
+
+/// `GET|POST /webhooks/{platform}`: handshake, or verify → store → acknowledge.
+#[tracing::instrument(skip_all, fields(platform = %platform_name))]
+pub async fn receive_webhook(
+    state: &AppState,
+    platform_name: &str,
+    req: &InboundRequest<'_>,
+    body: bytes::Bytes,
+) -> Result<WebhookOutcome, WebhookError> {
+    let platform: Platform = platform_name
+        .parse()
+        .map_err(|_| WebhookError::UnknownPlatform)?;
+    let inbound = state
+        .connectors
+        .get(platform)
+        .and_then(|c| c.webhook())
+        .ok_or(WebhookError::UnknownPlatform)?;
+    if let Some(h) = inbound.handshake(req) {
+        state.metrics.webhook(platform.as_str(), "handshake");
+        return h
+            .map(WebhookOutcome::Handshake)
+            .map_err(WebhookError::Refused);
+    }
+    if req.method == http::Method::GET {
+        return Err(WebhookError::NotAHandshake);
+    }
+    // Verify before anything: the signature covers the raw bytes.
+    let verified = match verify(platform, inbound, req, body) {
+        Ok(v) => v,
+        Err(e) => {
+            state.metrics.webhook(platform.as_str(), "rejected");
+            tracing::warn!(reason = %e, "webhook refused");
+            return Err(WebhookError::Refused(e));
+        }
+    };
+    match state.ingest.store(verified).await {
+        Ok(s) => {
+            let outcome = if matches!(s, Stored::Duplicate) {
+                "duplicate"
+            } else {
+                "accepted"
+            };
+            state.metrics.webhook(platform.as_str(), outcome);
+            Ok(WebhookOutcome::Accepted(s))
+        }
+        Err(_) => {
+            state.metrics.webhook(platform.as_str(), "error");
+            Err(WebhookError::Unavailable)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Use-cases: the only layer that combines the store, the connectors and the bus. Services
+//! never see axum types; handlers call exactly one service function.
+
+pub mod auth;
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod events;
+pub mod ingest;
+pub mod jobs;
+pub mod normalize;
+pub mod settings;
+pub mod views;

@@ -1,0 +1,197 @@
+//! Read models: what the API returns and the websocket carries. Built from committed rows, in
+//! the caller's workspace only.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use tongdai_connectors::Attachment;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+use crate::store::entities::{
+    channel_account, contact, conversation, conversation_label, label, message,
+};
+
+/// A channel account as shown next to a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelRefOut {
+    /// Id.
+    pub id: Uuid,
+    /// `facebook`, `zalo`, …
+    pub platform: String,
+    /// Display name (the Page name).
+    pub name: String,
+}
+
+/// A contact as shown next to a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactRefOut {
+    /// Id.
+    pub id: Uuid,
+    /// Name, when known.
+    pub name: Option<String>,
+    /// E.164 phone, when known.
+    pub phone: Option<String>,
+}
+
+/// A conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationOut {
+    /// Id.
+    pub id: Uuid,
+    /// `direct` or `comment_thread`.
+    pub kind: String,
+    /// `open`, `pending` or `resolved`.
+    pub status: String,
+    /// The channel account.
+    pub channel_account: ChannelRefOut,
+    /// The customer.
+    pub contact: ContactRefOut,
+    /// Assigned user.
+    pub assignee_id: Option<Uuid>,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Inbound messages not yet read by an agent.
+    pub unread_count: i32,
+    /// Time of the newest message.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Start of the newest message.
+    pub last_message_preview: Option<String>,
+    /// Time of the customer's newest message.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageOut {
+    /// Id.
+    pub id: Uuid,
+    /// Conversation.
+    pub conversation_id: Uuid,
+    /// `in` (from the customer) or `out`.
+    pub direction: String,
+    /// `contact`, `agent` or `page` (sent from the platform's own app).
+    pub sender_kind: String,
+    /// The agent who wrote it.
+    pub author_user_id: Option<Uuid>,
+    /// Text.
+    pub text: Option<String>,
+    /// Attachments.
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: Vec<Attachment>,
+    /// `received`, `queued`, `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    /// The platform's error when `failed` (or the last retryable error while `queued`).
+    pub error: Option<String>,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// The platform's message id.
+    pub external_id: Option<String>,
+}
+
+impl From<message::Model> for MessageOut {
+    fn from(m: message::Model) -> Self {
+        MessageOut {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            direction: m.direction,
+            sender_kind: m.sender_kind,
+            author_user_id: m.author_user_id,
+            text: m.text,
+            attachments: serde_json::from_value(m.attachments).unwrap_or_default(),
+            status: m.status,
+            error: m.error,
+            sent_at: m.sent_at,
+            external_id: m.external_id,
+        }
+    }
+}
+
+/// Build the views of `convs` (all of one workspace) with their channel, contact and labels.
+pub async fn conversations_out(
+    db: &impl ConnectionTrait,
+    convs: Vec<conversation::Model>,
+) -> AppResult<Vec<ConversationOut>> {
+    if convs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = convs.iter().map(|c| c.id).collect();
+    let channel_ids: Vec<Uuid> = convs.iter().map(|c| c.channel_account_id).collect();
+    let contact_ids: Vec<Uuid> = convs.iter().map(|c| c.contact_id).collect();
+    let channels = channel_account::Entity::find()
+        .filter(channel_account::Column::Id.is_in(channel_ids))
+        .all(db)
+        .await?;
+    let contacts = contact::Entity::find()
+        .filter(contact::Column::Id.is_in(contact_ids))
+        .all(db)
+        .await?;
+    let links = conversation_label::Entity::find()
+        .filter(conversation_label::Column::ConversationId.is_in(ids))
+        .all(db)
+        .await?;
+    let labels = label::Entity::find()
+        .filter(label::Column::Id.is_in(links.iter().map(|l| l.label_id).collect::<Vec<_>>()))
+        .order_by_asc(label::Column::Name)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(convs.len());
+    for c in convs {
+        let ch = channels
+            .iter()
+            .find(|x| x.id == c.channel_account_id)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversation without channel")))?;
+        let ct = contacts.iter().find(|x| x.id == c.contact_id);
+        out.push(ConversationOut {
+            id: c.id,
+            kind: c.kind,
+            status: c.status,
+            channel_account: ChannelRefOut {
+                id: ch.id,
+                platform: ch.platform.clone(),
+                name: ch.name.clone(),
+            },
+            contact: ContactRefOut {
+                id: c.contact_id,
+                name: ct.and_then(|x| x.name.clone()),
+                phone: ct.and_then(|x| x.phone.clone()),
+            },
+            assignee_id: c.assignee_id,
+            labels: labels
+                .iter()
+                .filter(|lab| {
+                    links
+                        .iter()
+                        .any(|l| l.conversation_id == c.id && l.label_id == lab.id)
+                })
+                .map(|lab| lab.name.clone())
+                .collect(),
+            unread_count: c.unread_count,
+            last_message_at: c.last_message_at,
+            last_message_preview: c.last_message_preview,
+            last_inbound_at: c.last_inbound_at,
+            created_at: c.created_at,
+        });
+    }
+    Ok(out)
+}
+
+/// One conversation of `workspace`, as a view; 404 when it is not in that workspace.
+pub async fn conversation_out(
+    db: &impl ConnectionTrait,
+    workspace: Uuid,
+    id: Uuid,
+) -> AppResult<ConversationOut> {
+    let c = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::WorkspaceId.eq(workspace))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    conversations_out(db, vec![c])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("conversation"))
+}

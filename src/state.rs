@@ -1,0 +1,104 @@
+//! `AppState`: everything a handler, service or worker may use, cheap to clone.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tongdai_connectors::Registry;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::crypto::SecretBox;
+use crate::metrics::Metrics;
+use crate::realtime::Bus;
+use crate::services::ingest::IngestWriter;
+use crate::store::Db;
+
+/// Rate limiters (governor, keyed).
+pub struct Limiters {
+    /// Login attempts per account (lowercased email).
+    pub login_account: DefaultKeyedRateLimiter<String>,
+    /// Login attempts per client IP.
+    pub login_ip: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// Outbound sends per channel account.
+    pub send: DefaultKeyedRateLimiter<Uuid>,
+}
+
+impl Limiters {
+    /// From config.
+    pub fn new(cfg: &Config) -> Self {
+        let per_min =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("max(1) is non-zero"));
+        Limiters {
+            login_account: RateLimiter::keyed(per_min(cfg.login_per_minute_account)),
+            login_ip: RateLimiter::keyed(per_min(cfg.login_per_minute_ip)),
+            send: RateLimiter::keyed(Quota::per_second(
+                NonZeroU32::new(cfg.send_rate_per_second.max(1)).expect("max(1) is non-zero"),
+            )),
+        }
+    }
+}
+
+/// Liveness of the background workers, for `/readyz`.
+#[derive(Default)]
+pub struct Heartbeats {
+    /// Unix seconds of the ingest worker's last loop.
+    pub ingest: AtomicI64,
+    /// Unix seconds of the job worker's last loop.
+    pub jobs: AtomicI64,
+}
+
+impl Heartbeats {
+    /// Record a beat now.
+    pub fn beat(cell: &AtomicI64) {
+        cell.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+}
+
+/// Shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration.
+    pub cfg: Arc<Config>,
+    /// Database.
+    pub db: Db,
+    /// Realtime bus.
+    pub bus: Bus,
+    /// Built-in connectors.
+    pub connectors: Arc<Registry>,
+    /// Shared outbound HTTP client.
+    pub http: reqwest::Client,
+    /// Encryption of secrets at rest.
+    pub secrets: SecretBox,
+    /// Group-commit writer of inbound webhooks.
+    pub ingest: IngestWriter,
+    /// Wakes the ingest worker after a commit.
+    pub ingest_notify: Arc<Notify>,
+    /// Wakes the job worker after an enqueue.
+    pub jobs_notify: Arc<Notify>,
+    /// Rate limiters.
+    pub limits: Arc<Limiters>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Worker heartbeats.
+    pub heartbeats: Arc<Heartbeats>,
+    /// One-time first-run setup token, while no user exists.
+    pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
+    /// Identifies this node in job locks.
+    pub node_id: Arc<str>,
+    /// Cancelled when the workers must stop (after the HTTP server drained).
+    pub stop: CancellationToken,
+}
+
+impl AppState {
+    /// The API base URL configured for a platform.
+    pub fn api_base(&self, platform: tongdai_connectors::Platform) -> &str {
+        match platform {
+            tongdai_connectors::Platform::Facebook => &self.cfg.facebook.graph_url,
+            _ => "",
+        }
+    }
+}
