@@ -117,11 +117,11 @@ fn default_graph_url() -> String {
 
 impl Config {
     /// Defaults, then `./tongdai.toml` (or the file named by `TONGDAI_CONFIG`), then the environment.
-    pub fn load() -> Result<Config, figment::Error> {
+    pub fn load() -> Result<Config, Box<figment::Error>> {
         let file = std::env::var_os("TONGDAI_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("tongdai.toml"));
-        Self::figment(&file).extract()
+        Self::figment(&file).extract().map_err(Box::new)
     }
 
     fn figment(file: &Path) -> Figment {
@@ -184,6 +184,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

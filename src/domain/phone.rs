@@ -94,10 +94,10 @@ pub fn find_phones(text: &str) -> Vec<Phone> {
         let followed_by_alnum = chars.get(end).is_some_and(|ch| ch.is_ascii_alphanumeric());
         if (9..=12).contains(&digits) && !followed_by_alnum {
             let candidate: String = chars[start..end].iter().collect();
-            if let Some(p) = Phone::parse(&candidate) {
-                if !out.contains(&p) {
-                    out.push(p);
-                }
+            if let Some(p) = Phone::parse(&candidate)
+                && !out.contains(&p)
+            {
+                out.push(p);
             }
         }
         i = end.max(start + 1);

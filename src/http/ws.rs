@@ -34,6 +34,7 @@ pub async fn connect_ws(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
+    p.require(crate::domain::role::Permission::ReadInbox)?;
     // Cookies ride along on cross-site websocket handshakes: refuse foreign origins.
     if let (Some(origin), Some(host)) = (
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),

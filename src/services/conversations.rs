@@ -500,6 +500,18 @@ pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure>
             )
         }
     };
+    let txn = state.db.write.begin().await.map_err(db_err)?;
+    if let Some(ext) = &external {
+        // The platform's echo of this very send may have been stored first (when the app id is
+        // not configured, echoes cannot be told apart): this row supersedes it.
+        message::Entity::delete_many()
+            .filter(message::Column::ChannelAccountId.eq(m.channel_account_id))
+            .filter(message::Column::ExternalId.eq(ext.as_str()))
+            .filter(message::Column::SenderKind.eq("page"))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+    }
     let mut am = m.into_active_model();
     am.status = Set(status.to_owned());
     if external.is_some() {
@@ -507,7 +519,8 @@ pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure>
     }
     am.error = Set(error);
     am.updated_at = Set(Utc::now());
-    let m = am.update(&state.db.write).await.map_err(db_err)?;
+    let m = am.update(&txn).await.map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
     state
         .bus
         .publish(

@@ -230,8 +230,19 @@ pub async fn update_canned(
         .one(&state.db.write)
         .await?
         .ok_or(AppError::NotFound("canned response"))?;
+    let shortcut = input.shortcut.trim().to_owned();
+    if canned_response::Entity::find()
+        .filter(canned_response::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(canned_response::Column::Shortcut.eq(&shortcut))
+        .filter(canned_response::Column::Id.ne(id))
+        .one(&state.db.write)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(format!("shortcut {shortcut} exists")));
+    }
     let mut am: canned_response::ActiveModel = c.into();
-    am.shortcut = Set(input.shortcut.trim().to_owned());
+    am.shortcut = Set(shortcut);
     am.content = Set(input.content);
     am.updated_at = Set(Utc::now());
     Ok(canned_out(am.update(&state.db.write).await?))

@@ -72,6 +72,7 @@ pub async fn test_database(dir: &std::path::Path) -> (String, Option<String>) {
     }
 }
 
+#[derive(Default)]
 pub struct Options {
     pub workers: bool,
     pub redis: Option<String>,
@@ -80,16 +81,6 @@ pub struct Options {
     pub graph: Option<GraphSandbox>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            workers: false,
-            redis: None,
-            database: None,
-            graph: None,
-        }
-    }
-}
 
 pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await

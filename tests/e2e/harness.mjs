@@ -1,0 +1,216 @@
+// Test harness for the browser end-to-end tests: starts `tongdai demo` on a free loopback
+// port in a throw-away directory, launches Debian's Chromium through playwright-core (no
+// browser downloads), and offers a small polling helper (playwright-core has no `expect`).
+//
+// Environment:
+//   E2E_TONGDAI_BIN   the tongdai binary (default: <repo>/target/debug/tongdai)
+//   E2E_CHROMIUM      the Chromium binary (default: /usr/bin/chromium)
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(HERE, '..', '..');
+export const ARTIFACTS = path.join(HERE, 'artifacts');
+
+/** Upper bound for every wait inside a test. */
+export const WAIT_MS = 15_000;
+
+/** A free TCP port on 127.0.0.1, found by binding port 0. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Retry `fn` (sync or async) until it returns without throwing, then return its value.
+ * After `timeout` ms the last error is thrown, prefixed with `what`.
+ */
+export async function eventually(what, fn, { timeout = WAIT_MS, interval = 100 } = {}) {
+  const deadline = Date.now() + timeout;
+  let lastErr;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(interval);
+  }
+  const msg = lastErr?.message ?? String(lastErr);
+  const err = new Error(`timed out after ${timeout} ms waiting for: ${what}\n  last failure: ${msg}`);
+  err.cause = lastErr;
+  throw err;
+}
+
+// Every server we started, so a crash of the test process still kills them.
+const running = new Set();
+function killAllSync() {
+  for (const pid of running) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  running.clear();
+}
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killAllSync(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
+}
+
+/**
+ * Start `tongdai demo --every 1` and wait until GET /healthz answers 200.
+ * Returns { baseUrl, owner, agent, log(), stop() }; owner/agent are {email, password} as the
+ * demo printed them.
+ */
+export async function startDemoServer({ every = 1, readyTimeout = 60_000 } = {}) {
+  const bin = process.env.E2E_TONGDAI_BIN || path.join(REPO, 'target', 'debug', 'tongdai');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`tongdai binary not found at ${bin}: run \`cargo build --bin tongdai\` first (or .ci/e2e.sh)`);
+  }
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'tongdai-e2e-'));
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const baseUrl = `http://${listen}`;
+
+  // A clean environment: no TONGDAI_* settings leak in from the developer's shell, and the
+  // working directory is the temp dir so no ./tongdai.toml is picked up.
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TONGDAI_')) env[k] = v;
+  env.TONGDAI_LISTEN = listen;
+  env.NO_COLOR = '1';
+
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const logPath = path.join(ARTIFACTS, 'server.log');
+  const logFile = fs.createWriteStream(logPath);
+  let output = '';
+
+  const child = spawn(bin, ['demo', '--dir', path.join(tmp, 'demo'), '--every', String(every)], {
+    cwd: tmp,
+    env,
+    detached: true, // own process group, so stop() can kill the group
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child.pid);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      running.delete(child.pid);
+      resolve(exited);
+    });
+  });
+  const onData = (chunk) => {
+    const s = chunk.toString('utf8');
+    logFile.write(s);
+    if (output.length < 64_000) output += s;
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    if (!exited) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const t = setTimeout(() => {
+        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      }, 5_000);
+      await exitPromise;
+      clearTimeout(t);
+    }
+    // Anything else left in the group (there should be nothing) goes too.
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    running.delete(child.pid);
+    await new Promise((r) => logFile.end(r));
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+
+  try {
+    const deadline = Date.now() + readyTimeout;
+    let healthy = false;
+    while (!healthy) {
+      if (exited) throw new Error(`tongdai demo exited early (${JSON.stringify(exited)}):\n${output}`);
+      if (Date.now() > deadline) throw new Error(`tongdai demo not healthy within ${readyTimeout} ms:\n${output}`);
+      try {
+        const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        healthy = res.ok;
+      } catch { /* not listening yet */ }
+      if (!healthy) await sleep(100);
+    }
+    // The credentials are printed before the server starts serving; parse them.
+    const cred = (who) => {
+      const m = new RegExp(`${who}:\\s*(\\S+@\\S+)\\s*/\\s*(\\S+)`).exec(output);
+      if (!m) throw new Error(`no "${who}: email / password" line in the demo output:\n${output}`);
+      return { email: m[1], password: m[2] };
+    };
+    return { baseUrl, owner: cred('owner'), agent: cred('agent'), log: () => output, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Launch Debian's Chromium (headless) through playwright-core. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * A new page in a new browser context, with uncaught page errors collected in page.errors
+ * (tests assert it stays empty).
+ */
+export async function newPage(browser, contextOptions = {}) {
+  const context = await browser.newContext({ locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh', ...contextOptions });
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err?.stack || err)));
+  return page;
+}
+
+export const tid = (id) => `[data-testid="${id}"]`;
+
+/** Sign in through the login form; resolves once the conversation list is shown. */
+export async function login(page, baseUrl, { email, password }) {
+  await page.goto(`${baseUrl}/login`);
+  await page.locator(tid('login-email')).fill(email);
+  await page.locator(tid('login-password')).fill(password);
+  await page.locator(tid('login-submit')).click();
+  await page.locator(tid('conversation-list')).waitFor({ state: 'visible' });
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name);
+  await page.screenshot({ path: file });
+  return file;
+}
