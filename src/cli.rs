@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
@@ -71,9 +70,8 @@ pub enum UserAction {
     },
 }
 
-/// Run the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let cfg = Config::load().context("reading configuration")?;
+/// Run the command line with a loaded configuration.
+pub async fn run(cli: Cli, cfg: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
         Command::Migrate => {

@@ -1,14 +1,15 @@
-//! The `tongdai` binary: parse the command line, set up logging, run.
+//! The `tongdai` binary: parse the command line, load the configuration, set up logging, run.
 
+use anyhow::Context;
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter =
-        std::env::var("TONGDAI_LOG").unwrap_or_else(|_| "tongdai=info,tower_http=warn".to_owned());
+    let cli = tongdai::cli::Cli::parse();
+    let cfg = tongdai::config::Config::load().context("reading configuration")?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cfg.log))
         .with_target(false)
         .init();
-    tongdai::cli::run(tongdai::cli::Cli::parse()).await
+    tongdai::cli::run(cli, cfg).await
 }

@@ -354,6 +354,20 @@ pub async fn principal_from_api_key(state: &AppState, key: &str) -> AppResult<Op
     else {
         return Ok(None);
     };
+    // Record use at most once a minute, so a busy integration does not write on every call.
+    let now = Utc::now();
+    if k.last_used_at
+        .is_none_or(|t| now - t > Duration::minutes(1))
+    {
+        api_key::Entity::update_many()
+            .col_expr(
+                api_key::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(api_key::Column::Id.eq(k.id))
+            .exec(&state.db.write)
+            .await?;
+    }
     Ok(Some(Principal {
         user_id: None,
         workspace_id: k.workspace_id,
@@ -709,6 +723,8 @@ pub struct ApiKeyOut {
     pub prefix: String,
     /// Role the key acts with.
     pub role: Role,
+    /// Last use (to the minute).
+    pub last_used_at: Option<chrono::DateTime<Utc>>,
     /// The key itself: only in the creation response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -742,6 +758,7 @@ pub async fn list_api_keys(state: &AppState, p: &Principal) -> AppResult<Vec<Api
                 prefix: k.prefix,
                 role: k.role.parse().ok()?,
                 key: None,
+                last_used_at: k.last_used_at,
                 created_at: k.created_at,
             })
         })
@@ -783,6 +800,7 @@ pub async fn create_api_key(
         prefix: k.prefix,
         role,
         key: Some(key),
+        last_used_at: None,
         created_at: k.created_at,
     })
 }

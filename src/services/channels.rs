@@ -211,7 +211,14 @@ pub async fn update(
         am.status = Set(s);
     }
     am.updated_at = Set(Utc::now());
-    Ok(out(am.update(&state.db.write).await?))
+    let a = am.update(&state.db.write).await?;
+    if a.status == "active"
+        && let Ok(platform) = a.platform.parse::<Platform>()
+    {
+        // Events that arrived while it was disabled were kept; apply them now.
+        requeue_unrouted(state, platform).await?;
+    }
+    Ok(out(a))
 }
 
 /// `POST /channel-accounts/{id}/disable`.

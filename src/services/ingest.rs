@@ -179,7 +179,8 @@ pub async fn receive_webhook(
         .and_then(|c| c.webhook())
         .ok_or(WebhookError::UnknownPlatform)?;
     if let Some(h) = inbound.handshake(req) {
-        state.metrics.webhook(platform.as_str(), "handshake");
+        let outcome = if h.is_ok() { "handshake" } else { "rejected" };
+        state.metrics.webhook(platform.as_str(), outcome);
         return h
             .map(WebhookOutcome::Handshake)
             .map_err(WebhookError::Refused);

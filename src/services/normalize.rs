@@ -215,6 +215,11 @@ async fn apply_row(
         };
         first.get_or_insert_with(|| acc.clone());
         if acc.status == "disabled" {
+            // Kept like an unknown account's: enabling the account again re-queues it.
+            let note = format!("{key} (disabled)");
+            if !unknown.contains(&note) {
+                unknown.push(note);
+            }
             continue;
         }
         apply_event(state, txn, &acc, ev, frames).await?;

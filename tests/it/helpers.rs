@@ -81,7 +81,6 @@ pub struct Options {
     pub graph: Option<GraphSandbox>,
 }
 
-
 pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await
 }

@@ -259,3 +259,35 @@ async fn oversized_webhook_is_refused() {
     assert_eq!(res.status(), 413);
     assert_eq!(stored_events(&app).await, 0);
 }
+
+#[tokio::test]
+async fn events_for_a_disabled_account_are_kept_and_applied_when_it_is_enabled_again() {
+    let app = spawn_app().await;
+    let owner = app.user("owner@a.vn", Role::Owner, "Shop A").await;
+    let acc = app.connect_page(&owner, "105").await;
+    let id = acc["id"].as_str().unwrap();
+    assert_eq!(
+        owner
+            .post(&format!("/api/v1/channel-accounts/{id}/disable"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    app.customer_says("105", "u1", "m_while_off", "Alo?").await;
+    app.drain().await;
+    let page: Value = owner.json("/api/v1/conversations").await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        owner
+            .patch(
+                &format!("/api/v1/channel-accounts/{id}"),
+                json!({"status":"active"})
+            )
+            .await
+            .status(),
+        200
+    );
+    app.drain().await;
+    let page: Value = owner.json("/api/v1/conversations").await;
+    assert_eq!(page["items"][0]["last_message_preview"], "Alo?");
+}

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access;
+mod cli;
 mod inbox;
 mod ingest;
 mod multinode;

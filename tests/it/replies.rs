@@ -195,15 +195,29 @@ async fn empty_replies_are_refused() {
 async fn an_echo_stored_before_the_send_completes_does_not_duplicate_the_reply() {
     let app = spawn_app().await;
     let (owner, conv) = conversation(&app).await;
-    owner.post(&format!("/api/v1/conversations/{conv}/messages"), json!({"text":"Dạ có ạ"})).await;
+    owner
+        .post(
+            &format!("/api/v1/conversations/{conv}/messages"),
+            json!({"text":"Dạ có ạ"}),
+        )
+        .await;
     // Meta's echo of our send races the Send API answer and arrives first, from an app id we
     // cannot recognise (as when TONGDAI_FACEBOOK_APP_ID is unset).
-    let echo = tongdai_connectors::facebook::sandbox::messenger_echo_body("105", "psid-1", "m_sandbox_1", "Dạ có ạ", "777", chrono::Utc::now().timestamp_millis());
+    let echo = tongdai_connectors::facebook::sandbox::messenger_echo_body(
+        "105",
+        "psid-1",
+        "m_sandbox_1",
+        "Dạ có ạ",
+        "777",
+        chrono::Utc::now().timestamp_millis(),
+    );
     assert_eq!(app.post_signed(&echo).await.status(), 200);
     app.drain().await;
     app.run_jobs().await;
     assert_eq!(app.graph.sent_messages()[0].message_id, "m_sandbox_1");
-    let thread: Value = owner.json(&format!("/api/v1/conversations/{conv}/messages")).await;
+    let thread: Value = owner
+        .json(&format!("/api/v1/conversations/{conv}/messages"))
+        .await;
     let items = thread["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{items:?}");
     assert_eq!(items[1]["sender_kind"], "agent");
