@@ -54,6 +54,13 @@ pub struct Config {
     /// Login attempts per minute allowed per client IP (`TONGDAI_LOGIN_PER_MINUTE_IP`).
     #[serde(default = "default_login_ip")]
     pub login_per_minute_ip: u32,
+    /// How long a claimed job is owned by its worker before another may take it over
+    /// (`TONGDAI_JOB_LEASE_SECONDS`).
+    #[serde(default = "default_lease")]
+    pub job_lease_seconds: u32,
+    /// Time allowed to receive a webhook body; slower senders get 408 (`TONGDAI_WEBHOOK_BODY_TIMEOUT_SECONDS`).
+    #[serde(default = "default_body_timeout")]
+    pub webhook_body_timeout_seconds: u32,
     /// Facebook app settings (`TONGDAI_FACEBOOK_*`).
     #[serde(default)]
     pub facebook: FacebookSettings,
@@ -110,6 +117,12 @@ fn default_login_account() -> u32 {
 }
 fn default_login_ip() -> u32 {
     30
+}
+fn default_lease() -> u32 {
+    120
+}
+fn default_body_timeout() -> u32 {
+    10
 }
 fn default_graph_url() -> String {
     "https://graph.facebook.com/v21.0".to_owned()

@@ -61,6 +61,13 @@ impl Application {
 
     /// Bind and build on an already-migrated database.
     pub async fn build_with_db(cfg: Config, db: Db) -> anyhow::Result<Application> {
+        let orphans = crate::services::jobs::release_orphans(&db).await?;
+        if orphans > 0 {
+            tracing::warn!(
+                jobs = orphans,
+                "released jobs left running by a previous process"
+            );
+        }
         let shutdown = CancellationToken::new();
         let stop = CancellationToken::new();
         let bus = match &cfg.redis_url {

@@ -244,6 +244,10 @@ pub struct OutboundText<'a> {
     /// Whether the customer's last message is older than the platform's standard reply window
     /// (Messenger: 24 h), so the platform's human-agent tag must be used.
     pub outside_standard_window: bool,
+    /// A key that is the same on every attempt to send this one message, sent as the
+    /// `Idempotency-Key` header. Platforms that honour it (and our sandboxes) deliver the
+    /// message once however often a crashed send is retried; others ignore it.
+    pub idempotency_key: Option<&'a str>,
 }
 
 /// What the platform answered to a successful send.

@@ -56,6 +56,7 @@ async fn send(
             recipient_external_id: PSID,
             text,
             outside_standard_window: outside_window,
+            idempotency_key: None,
         },
     )
     .await

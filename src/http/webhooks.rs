@@ -2,7 +2,7 @@
 //! acknowledged only once durable.
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +26,29 @@ pub async fn receive_webhook(
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // Read the body ourselves: a size cap (413) and a deadline (408), so a slow sender holds a
+    // connection for a bounded time and never a database writer (only complete bodies reach it).
+    let deadline =
+        std::time::Duration::from_secs(u64::from(state.cfg.webhook_body_timeout_seconds.max(1)));
+    let body = match tokio::time::timeout(deadline, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "webhook bodies are limited to 1 MiB",
+            );
+        }
+        Err(_) => {
+            return reject(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the body did not arrive in time",
+            );
+        }
+    };
     let req = InboundRequest {
         method: &method,
         headers: &headers,
@@ -83,9 +104,18 @@ pub async fn receive_webhook(
     }
 }
 
+fn reject(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
 /// Routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/{platform}", any(receive_webhook))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // The handler enforces the limit itself (with a JSON 413).
+        .layer(DefaultBodyLimit::disable())
 }

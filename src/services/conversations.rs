@@ -471,6 +471,7 @@ pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure>
         &idn.external_id,
         &c,
         m.text.as_deref().unwrap_or_default(),
+        &m.id.to_string(),
     )
     .await;
     let last_attempt = j.attempts >= j.max_attempts;
@@ -538,6 +539,7 @@ async fn send(
     recipient: &str,
     c: &conversation::Model,
     text: &str,
+    idempotency_key: &str,
 ) -> Result<String, ConnectorError> {
     if acc.status == "disabled" {
         return Err(ConnectorError::Invalid(
@@ -574,6 +576,9 @@ async fn send(
                 recipient_external_id: recipient,
                 text,
                 outside_standard_window: outside,
+                // The message id: the same on every attempt, so a send retried after a crash
+                // is recognised by platforms that honour the key.
+                idempotency_key: Some(idempotency_key),
             },
         )
         .await?;

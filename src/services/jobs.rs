@@ -15,9 +15,6 @@ use crate::domain::retry::{MAX_ATTEMPTS, next_delay};
 use crate::state::AppState;
 use crate::store::entities::job;
 
-/// How long a claimed job is ours before another worker may take it over.
-const LEASE_SECS: i64 = 120;
-
 /// Job kinds.
 pub mod kind {
     /// Send an agent's reply through the platform (`{"message_id": …}`).
@@ -65,7 +62,7 @@ pub async fn claim(state: &AppState, limit: u32) -> Result<Vec<job::Model>, sea_
     let db = &state.db.write;
     let backend = db.get_database_backend();
     let now = Utc::now();
-    let until = now + chrono::Duration::seconds(LEASE_SECS);
+    let until = now + chrono::Duration::seconds(i64::from(state.cfg.job_lease_seconds.max(1)));
     let (sql, values): (String, Vec<sea_orm::Value>) = match backend {
         DbBackend::Postgres => (
             format!(
@@ -170,6 +167,25 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
             message: format!("unknown job kind {other}"),
         }),
     }
+}
+
+/// On a single node (SQLite: one writer, one process), jobs still marked running belong to a
+/// process that died; make them due again at once instead of waiting for their lease.
+pub async fn release_orphans(db: &crate::store::Db) -> Result<u64, sea_orm::DbErr> {
+    if db.backend() != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value("pending"))
+        .col_expr(
+            job::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::RunAt, Expr::value(Utc::now()))
+        .filter(job::Column::Status.eq("running"))
+        .exec(&db.write)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// Jobs waiting to run (metric).

@@ -103,6 +103,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     cfg.data_dir = dir.clone();
     cfg.database_url = Some(db_url.clone());
     cfg.workers = opts.workers;
+    cfg.webhook_body_timeout_seconds = 1;
     cfg.redis_url = opts.redis;
     cfg.secret_key = Some(SecretString::from("0".repeat(64)));
     cfg.facebook.app_id = Some("424242".into());
@@ -257,6 +258,11 @@ impl TestApp {
     /// Run the ingest worker's work until nothing is pending.
     pub async fn drain(&self) {
         normalize::drain(&self.state).await.unwrap();
+    }
+
+    /// One more normalizer competing with the others (returns how many events it handled).
+    pub async fn state_drain(&self) -> Result<usize, sea_orm::DbErr> {
+        normalize::drain(&self.state).await
     }
 
     /// Run due jobs until none is due.

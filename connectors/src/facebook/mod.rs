@@ -23,6 +23,9 @@ use crate::types::{
 };
 use crate::verify::{constant_time_eq, hmac_sha256_hex};
 
+/// Header carrying [`OutboundText::idempotency_key`] (the IETF `Idempotency-Key` draft). Meta
+/// ignores it; our sandbox honours it.
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Header carrying `sha256=<hex>`, the signature Meta sends today.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 /// Legacy header carrying `sha1=<hex>`; checked only when [`SIGNATURE_HEADER`] is absent.
@@ -257,7 +260,11 @@ impl Messaging for Facebook {
             tag,
             message: wire::SendTextMessage { text: msg.text },
         };
-        let resp = cx.http.post(url).json(&body).send().await?;
+        let mut req = cx.http.post(url).json(&body);
+        if let Some(key) = msg.idempotency_key {
+            req = req.header(IDEMPOTENCY_HEADER, key);
+        }
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await?;

@@ -88,6 +88,10 @@ pub enum SandboxFailure {
 struct State {
     requests: Vec<RecordedRequest>,
     sent: Vec<SentMessage>,
+    /// `Idempotency-Key` → the message id answered the first time.
+    by_key: std::collections::HashMap<String, String>,
+    duplicates: u64,
+    delay: std::time::Duration,
     failures: VecDeque<SandboxFailure>,
     next_message: u64,
     next_trace: u64,
@@ -165,6 +169,16 @@ impl GraphSandbox {
         self.inner.shared.state().sent.clone()
     }
 
+    /// How many sends repeated an `Idempotency-Key` already seen (answered, not re-sent).
+    pub fn duplicate_sends(&self) -> u64 {
+        self.inner.shared.state().duplicates
+    }
+
+    /// Delay every answer by `d` after its effect has happened (a slow or lost response).
+    pub fn set_response_delay(&self, d: std::time::Duration) {
+        self.inner.shared.state().delay = d;
+    }
+
     /// Make the next Send API call fail as `f`. Queued failures are used first-in first-out,
     /// one per call.
     pub fn push_failure(&self, f: SandboxFailure) {
@@ -231,9 +245,23 @@ async fn handle(
             .map(str::to_owned),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
-    let mut state = shared.state();
-    state.requests.push(recorded.clone());
-    Ok(route(&shared, &mut state, &recorded, &body))
+    let key = parts
+        .headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (response, delay) = {
+        let mut state = shared.state();
+        state.requests.push(recorded.clone());
+        let response = route(&shared, &mut state, &recorded, &body, key.as_deref());
+        (response, state.delay)
+    };
+    // The effect (the message "sent") has happened; only the answer is slow, like a Graph call
+    // that times out after delivering.
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(response)
 }
 
 /// `/{version}/{page}/messages` or `/{page}/messages` → the page segment.
@@ -260,6 +288,7 @@ fn route(
     state: &mut State,
     req: &RecordedRequest,
     body: &[u8],
+    idempotency_key: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let Some(page_id) = messages_page(&req.path) else {
         return graph_error(
@@ -321,8 +350,19 @@ fn route(
             );
         }
     };
+    if let Some(first) = idempotency_key.and_then(|k| state.by_key.get(k)).cloned() {
+        // A retry of a send that already happened: same answer, no second message.
+        state.duplicates += 1;
+        return json_response(
+            StatusCode::OK,
+            &json!({"recipient_id": parsed.recipient_id, "message_id": first}),
+        );
+    }
     state.next_message += 1;
     let message_id = format!("m_sandbox_{}", state.next_message);
+    if let Some(k) = idempotency_key {
+        state.by_key.insert(k.to_owned(), message_id.clone());
+    }
     state.sent.push(SentMessage {
         page_id: page_id.to_owned(),
         recipient_id: parsed.recipient_id.clone(),
