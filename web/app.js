@@ -149,6 +149,13 @@ function showLogin() {
   const notice = h('p', { class: 'notice', role: 'status', hidden: !loginNotice, t: loginNotice || null });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', testid: 'login-submit', t: 'login.submit' });
 
+  // Keep the error so a language switch re-words it (it has no data-i18n key of its own).
+  let lastError = null;
+  const unlisten = onLangChange(() => {
+    if (!error.isConnected) return unlisten();
+    if (lastError && !error.hidden) error.textContent = errorText(lastError, 'login');
+  });
+
   const form = h('form', {
     class: 'form', noValidate: false,
     on: {
@@ -163,6 +170,7 @@ function showLogin() {
           returnTo = null;
           navigate(to, { replace: true });
         } catch (err) {
+          lastError = err;
           error.textContent = errorText(err, 'login');
           error.hidden = false;
           password.input.select();

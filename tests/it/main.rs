@@ -6,6 +6,7 @@ mod helpers;
 
 mod access;
 mod cli;
+mod crash;
 mod hardening;
 mod inbox;
 mod ingest;
