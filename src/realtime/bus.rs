@@ -29,10 +29,41 @@ pub struct Frame {
     pub data: serde_json::Value,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Envelope {
+/// `SET NX` the starting value, `INCR`, then `PUBLISH "<seq>|<json>"`, atomically.
+const PUBLISH_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[2], seq .. '|' .. ARGV[3])
+return seq
+";
+
+#[derive(Serialize)]
+struct Unsequenced<'a> {
     workspace_id: Uuid,
-    frame: Frame,
+    kind: &'a str,
+    data: &'a serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Received {
+    workspace_id: Uuid,
+    kind: String,
+    data: serde_json::Value,
+}
+
+/// Parse `"<seq>|<json>"` from the Redis channel.
+fn parse_published(payload: &[u8]) -> Option<(Uuid, Frame)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (seq, json) = text.split_once('|')?;
+    let r: Received = serde_json::from_str(json).ok()?;
+    Some((
+        r.workspace_id,
+        Frame {
+            kind: r.kind,
+            seq: seq.parse().ok()?,
+            data: r.data,
+        },
+    ))
 }
 
 struct Topic {
@@ -146,9 +177,9 @@ impl Bus {
                     let Ok(payload) = msg.get_payload::<Vec<u8>>() else {
                         continue;
                     };
-                    match serde_json::from_slice::<Envelope>(&payload) {
-                        Ok(env) => self.topic(env.workspace_id).deliver(Arc::new(env.frame)),
-                        Err(e) => tracing::warn!(error = %e, "unreadable frame on the bus"),
+                    match parse_published(&payload) {
+                        Some((ws, frame)) => self.topic(ws).deliver(Arc::new(frame)),
+                        None => tracing::warn!("unreadable frame on the bus"),
                     }
                 }
             }
@@ -205,49 +236,29 @@ impl Bus {
             }
             Some(conn) => {
                 let mut conn = conn.clone();
-                let key = format!("tongdai:seq:{workspace}");
-                let base = chrono::Utc::now().timestamp_micros();
-                let seq: redis::RedisResult<u64> = redis::pipe()
-                    .cmd("SET")
-                    .arg(&key)
-                    .arg(base)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("INCR")
-                    .arg(&key)
-                    .query_async::<(u64,)>(&mut conn)
-                    .await
-                    .map(|(s,)| s);
-                let seq = match seq {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "redis bus publish failed; delivering locally only");
-                        let seq = topic.next_seq.fetch_add(1, Ordering::SeqCst);
-                        topic.deliver(Arc::new(Frame {
-                            kind: kind.to_owned(),
-                            seq,
-                            data,
-                        }));
-                        return;
-                    }
-                };
-                let env = Envelope {
+                let body = Unsequenced {
                     workspace_id: workspace,
-                    frame: Frame {
+                    kind,
+                    data: &data,
+                };
+                let payload = serde_json::to_string(&body).expect("frames serialize");
+                // Number and publish in one atomic script: subscribers then receive every
+                // workspace's frames in sequence order, whichever node published them.
+                let res: redis::RedisResult<u64> = redis::Script::new(PUBLISH_SCRIPT)
+                    .key(format!("tongdai:seq:{workspace}"))
+                    .arg(chrono::Utc::now().timestamp_micros())
+                    .arg(REDIS_CHANNEL)
+                    .arg(payload)
+                    .invoke_async(&mut conn)
+                    .await;
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "redis bus publish failed; delivering locally only");
+                    let seq = topic.next_seq.fetch_add(1, Ordering::SeqCst);
+                    topic.deliver(Arc::new(Frame {
                         kind: kind.to_owned(),
                         seq,
                         data,
-                    },
-                };
-                let payload = serde_json::to_vec(&env).expect("frames serialize");
-                if let Err(e) = redis::cmd("PUBLISH")
-                    .arg(REDIS_CHANNEL)
-                    .arg(payload)
-                    .query_async::<i64>(&mut conn)
-                    .await
-                {
-                    tracing::error!(error = %e, "redis bus publish failed; delivering locally only");
-                    topic.deliver(Arc::new(env.frame));
+                    }));
                 }
             }
         }

@@ -239,7 +239,7 @@ async fn acknowledged_webhooks_and_replies_survive_sigkill_exactly_once() {
         let conn = conn.clone();
         async move {
             let row = conn
-                .query_one(Statement::from_string(DbBackend::Sqlite, sql))
+                .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
                 .await
                 .unwrap()
                 .unwrap();
@@ -257,7 +257,7 @@ async fn acknowledged_webhooks_and_replies_survive_sigkill_exactly_once() {
     kill(server);
 
     let ok = conn
-        .query_one(Statement::from_string(
+        .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA integrity_check",
         ))
@@ -266,7 +266,7 @@ async fn acknowledged_webhooks_and_replies_survive_sigkill_exactly_once() {
         .unwrap();
     assert_eq!(ok.try_get_by_index::<String>(0).unwrap(), "ok");
     let rows = conn
-        .query_all(Statement::from_string(
+        .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,
             "SELECT external_id FROM message WHERE direction = 'in'",
         ))
@@ -291,7 +291,7 @@ async fn acknowledged_webhooks_and_replies_survive_sigkill_exactly_once() {
         let n = sent.iter().filter(|s| &s.text == r).count();
         assert_eq!(n, 1, "reply {r:?} reached the platform {n} times");
         let st = conn
-            .query_one(Statement::from_sql_and_values(
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
                 "SELECT status FROM message WHERE text = ?",
                 [r.clone().into()],

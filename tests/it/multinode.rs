@@ -42,10 +42,42 @@ async fn a_webhook_on_node_a_reaches_a_websocket_on_node_b_and_a_job_runs_once()
     let mut ws_b = b.ws(&owner_b, None).await;
     assert_eq!(next_frame(&mut ws_b).await["type"], "hello");
 
-    a.customer_says("105", "psid-1", "m_cross", "Gửi tới node A")
+    // Agents on both nodes; webhooks spread over both nodes.
+    let mut sockets = vec![ws_b];
+    for node in [&a, &b, &a] {
+        let agent = node.login("o@a.vn").await;
+        let mut ws = node.ws(&agent, None).await;
+        assert_eq!(next_frame(&mut ws).await["type"], "hello");
+        sockets.push(ws);
+    }
+    let n = 20;
+    for i in 0..n {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.customer_says(
+            "105",
+            &format!("psid-{}", i % 3),
+            &format!("m_cross_{i}"),
+            &format!("tin {i}"),
+        )
         .await;
-    let f = frame_of(&mut ws_b, "message.created").await;
-    assert_eq!(f["data"]["message"]["text"], "Gửi tới node A");
+    }
+    for ws in sockets.iter_mut() {
+        let mut texts = Vec::new();
+        let mut last_seq = 0u64;
+        while texts.len() < n {
+            let f = next_frame(ws).await;
+            assert_ne!(f["type"], "resync");
+            let seq = f["seq"].as_u64().unwrap();
+            assert!(seq > last_seq, "frames in seq order");
+            last_seq = seq;
+            if f["type"] == "message.created" {
+                texts.push(f["data"]["message"]["text"].as_str().unwrap().to_owned());
+            }
+        }
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), n, "every agent sees every event once");
+    }
 
     let page: Value = owner_b.json("/api/v1/conversations").await;
     let conv = page["items"][0]["id"].as_str().unwrap().to_owned();
