@@ -141,13 +141,14 @@ impl Config {
         let env = Env::prefixed("TONGDAI_")
             .ignore(&["CONFIG", "TEST_DATABASE_URL"])
             .map(|key| {
-                let k = key.as_str();
+                // The mapper sees the variable's own (upper) case.
+                let k = key.as_str().to_ascii_lowercase();
                 for p in PLATFORM_SECTIONS {
                     if let Some(rest) = k.strip_prefix(p).and_then(|r| r.strip_prefix('_')) {
                         return format!("{p}.{rest}").into();
                     }
                 }
-                key.into()
+                k.into()
             });
         Figment::new().merge(Toml::file(file)).merge(env)
     }
@@ -212,6 +213,29 @@ mod tests {
             assert_eq!(c.facebook.app_id.as_deref(), Some("1"));
             assert_eq!(c.public_url(), "https://shop.example");
             assert!(c.secure_cookies());
+            Ok(())
+        });
+    }
+}
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn platform_secrets_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TONGDAI_FACEBOOK_APP_SECRET", "s3cret");
+            jail.set_env("TONGDAI_FACEBOOK_VERIFY_TOKEN", "tok");
+            let c: Config = Config::figment(Path::new("none.toml")).extract()?;
+            use secrecy::ExposeSecret;
+            assert_eq!(
+                c.facebook
+                    .app_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned())
+                    .as_deref(),
+                Some("s3cret")
+            );
             Ok(())
         });
     }
