@@ -33,7 +33,7 @@ pub struct Frame {
 const PUBLISH_SCRIPT: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
 local seq = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[2], seq .. '|' .. ARGV[3])
+redis.call('PUBLISH', ARGV[2], string.format('%d', seq) .. '|' .. ARGV[3])
 return seq
 ";
 
@@ -353,6 +353,19 @@ mod tests {
         }
         assert!(bus.subscribe(ws, Some(since)).replay.is_none());
         assert!(bus.subscribe(ws, Some(1)).replay.is_none());
+    }
+
+    #[test]
+    fn frames_from_redis_keep_their_exact_sequence_number() {
+        let ws = Uuid::now_v7();
+        let payload =
+            format!("1795966003554129|{{\"workspace_id\":\"{ws}\",\"kind\":\"x\",\"data\":1}}");
+        let (got_ws, f) = parse_published(payload.as_bytes()).unwrap();
+        assert_eq!(
+            (got_ws, f.seq, f.kind.as_str()),
+            (ws, 1_795_966_003_554_129, "x")
+        );
+        assert!(parse_published(b"1.7e+15|{}").is_none());
     }
 
     #[tokio::test]

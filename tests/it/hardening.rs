@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tongdai::domain::role::Role;
@@ -53,7 +53,18 @@ async fn every_event_delivered_three_times_interleaved_yields_exactly_one_messag
     d1.unwrap();
     d2.unwrap();
     assert!(results.iter().all(|r| r.status() == 200));
-    app.drain().await;
+    // On PostgreSQL the background worker may still hold rows it claimed (SKIP LOCKED): wait
+    // until every stored event is applied before counting.
+    eventually(|| async {
+        app.drain().await;
+        let pending = inbound_event::Entity::find()
+            .filter(inbound_event::Column::Status.ne("processed"))
+            .count(&app.state.db.read)
+            .await
+            .unwrap();
+        (pending == 0).then_some(())
+    })
+    .await;
     let messages = message::Entity::find()
         .all(&app.state.db.read)
         .await
