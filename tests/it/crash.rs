@@ -61,6 +61,9 @@ async fn start(dir: &std::path::Path, db: &str, graph: &str, http: &reqwest::Cli
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not become ready");
 }
 
@@ -189,9 +192,7 @@ async fn acknowledged_webhooks_and_replies_survive_sigkill_exactly_once() {
                 Ok(r) => r.json().await.unwrap_or(Value::Null),
                 Err(_) => Value::Null,
             };
-            let Some(conv) = page["items"].get(0).and_then(|c| c["id"].as_str()) else {
-                return None;
-            };
+            let conv = page["items"].get(0).and_then(|c| c["id"].as_str())?;
             let marker = format!("trả lời #{cycle}");
             let r = http
                 .post(format!(
