@@ -45,6 +45,8 @@ pub enum Command {
         #[arg(long, default_value_t = 4)]
         every: u64,
     },
+    /// Measure throughput, latency and memory against a local server (docs/performance.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `tongdai user …`.
@@ -113,6 +115,7 @@ pub async fn run(cli: Cli, cfg: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { dir, every } => crate::demo::run(cfg, dir, every).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `store` (sea-orm) and `tongdai_connectors` (platform wire formats); `domain` holds pure
 //! rules; `realtime` the bus and websocket; `workers` the background loops.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crypto;
