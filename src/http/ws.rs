@@ -50,15 +50,19 @@ pub async fn connect_ws(
     }
     let sub = state.bus.subscribe(p.workspace_id, q.since);
     let guard = state.bus.client_guard();
-    Ok(ws.on_upgrade(move |socket: WebSocket| async move {
-        let _guard = guard;
-        let (tx, rx) = socket.split();
-        session(tx, rx, sub).await;
-    }))
+    // tungstenite's default 128 KiB read buffer is resident per socket and zero-filled on every
+    // read; agents send almost nothing, so 4 KiB is plenty.
+    Ok(ws
+        .read_buffer_size(4096)
+        .on_upgrade(move |socket: WebSocket| async move {
+            let _guard = guard;
+            let (tx, rx) = socket.split();
+            session(tx, rx, sub).await;
+        }))
 }
 
 fn text(frame: &Frame) -> Message {
-    Message::text(serde_json::to_string(frame).expect("frames serialize"))
+    Message::text(frame.json())
 }
 
 /// The socket loop, generic so it can be driven without a network.
@@ -67,11 +71,11 @@ where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let hello = Frame {
-        kind: "hello".into(),
-        seq: sub.current,
-        data: serde_json::json!({ "seq": sub.current }),
-    };
+    let hello = Frame::new(
+        "hello",
+        sub.current,
+        serde_json::json!({ "seq": sub.current }),
+    );
     if tx.send(text(&hello)).await.is_err() {
         return;
     }

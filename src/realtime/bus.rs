@@ -27,6 +27,27 @@ pub struct Frame {
     pub seq: u64,
     /// Payload.
     pub data: serde_json::Value,
+    /// The serialized frame, made once and shared by every socket that sends it.
+    #[serde(skip)]
+    json: std::sync::OnceLock<String>,
+}
+
+impl Frame {
+    /// A frame.
+    pub fn new(kind: impl Into<String>, seq: u64, data: serde_json::Value) -> Frame {
+        Frame {
+            kind: kind.into(),
+            seq,
+            data,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The frame as JSON text (serialized on first use).
+    pub fn json(&self) -> &str {
+        self.json
+            .get_or_init(|| serde_json::to_string(self).expect("frames serialize"))
+    }
 }
 
 /// `SET NX` the starting value, `INCR`, then `PUBLISH "<seq>|<json>"`, atomically.
@@ -58,11 +79,7 @@ fn parse_published(payload: &[u8]) -> Option<(Uuid, Frame)> {
     let r: Received = serde_json::from_str(json).ok()?;
     Some((
         r.workspace_id,
-        Frame {
-            kind: r.kind,
-            seq: seq.parse().ok()?,
-            data: r.data,
-        },
+        Frame::new(r.kind, seq.parse().ok()?, r.data),
     ))
 }
 
@@ -228,11 +245,7 @@ impl Bus {
         match &self.inner.redis {
             None => {
                 let seq = topic.next_seq.fetch_add(1, Ordering::SeqCst);
-                topic.deliver(Arc::new(Frame {
-                    kind: kind.to_owned(),
-                    seq,
-                    data,
-                }));
+                topic.deliver(Arc::new(Frame::new(kind.to_owned(), seq, data)));
             }
             Some(conn) => {
                 let mut conn = conn.clone();
@@ -254,11 +267,7 @@ impl Bus {
                 if let Err(e) = res {
                     tracing::error!(error = %e, "redis bus publish failed; delivering locally only");
                     let seq = topic.next_seq.fetch_add(1, Ordering::SeqCst);
-                    topic.deliver(Arc::new(Frame {
-                        kind: kind.to_owned(),
-                        seq,
-                        data,
-                    }));
+                    topic.deliver(Arc::new(Frame::new(kind.to_owned(), seq, data)));
                 }
             }
         }
@@ -312,11 +321,7 @@ impl Drop for ClientGuard {
 
 /// The frame telling a client to refetch over REST.
 pub fn resync_frame(seq: u64) -> Frame {
-    Frame {
-        kind: "resync".to_owned(),
-        seq,
-        data: serde_json::json!({}),
-    }
+    Frame::new("resync", seq, serde_json::json!({}))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tongdai_connectors::{HandshakeReply, InboundRequest, Platform, Verified, VerifyError, verify};
@@ -107,38 +107,67 @@ async fn writer_loop(
 }
 
 async fn write_batch(db: &Db, batch: &[Pending]) -> Result<Vec<Stored>, sea_orm::DbErr> {
+    use inbound_event::Column as C;
+    use sea_orm::sea_query::{OnConflict, Query};
+    use sea_orm::{ConnectionTrait, Value};
+
     let now = chrono::Utc::now();
-    let txn = db.write.begin().await?;
-    let mut out = Vec::with_capacity(batch.len());
+    // One multi-row INSERT per batch; RETURNING names the rows that were new (a conflicting
+    // key, from an earlier batch or earlier in this one, returns nothing).
+    let mut insert = Query::insert();
+    insert
+        .into_table(inbound_event::Entity)
+        .columns([
+            C::Platform,
+            C::EventKey,
+            C::Body,
+            C::Status,
+            C::Attempts,
+            C::ReceivedAt,
+        ])
+        .on_conflict(
+            OnConflict::columns([C::Platform, C::EventKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning(Query::returning().columns([C::Id, C::Platform, C::EventKey]));
     for p in batch {
         let v = &p.verified;
-        let row = inbound_event::ActiveModel {
-            platform: Set(v.platform().as_str().to_owned()),
-            event_key: Set(v.event_key().to_owned()),
-            workspace_id: Set(None),
-            channel_account_id: Set(None),
-            body: Set(v.body().to_vec()),
-            status: Set("pending".to_owned()),
-            error: Set(None),
-            attempts: Set(0),
-            received_at: Set(now),
-            processed_at: Set(None),
-            ..Default::default()
-        };
-        let res = inbound_event::Entity::insert(row)
-            .on_conflict_do_nothing_on([
-                inbound_event::Column::Platform,
-                inbound_event::Column::EventKey,
-            ])
-            .exec(&txn)
-            .await?;
-        out.push(match res {
-            sea_orm::TryInsertResult::Inserted(r) => Stored::New(r.last_insert_id),
-            _ => Stored::Duplicate,
-        });
+        let values: [Value; 6] = [
+            v.platform().as_str().into(),
+            v.event_key().into(),
+            Value::Bytes(Some(v.body().to_vec())),
+            "pending".into(),
+            0i32.into(),
+            now.into(),
+        ];
+        insert.values_panic(values.map(sea_orm::sea_query::Expr::val));
     }
+    let txn = db.write.begin().await?;
+    let rows = txn
+        .query_all_raw(txn.get_database_backend().build(&insert))
+        .await?;
     txn.commit().await?;
-    Ok(out)
+    let mut new: std::collections::HashMap<(String, String), i64> =
+        std::collections::HashMap::new();
+    for r in rows {
+        let id: i64 = r.try_get("", "id")?;
+        new.insert(
+            (r.try_get("", "platform")?, r.try_get("", "event_key")?),
+            id,
+        );
+    }
+    Ok(batch
+        .iter()
+        .map(|p| {
+            let key = (
+                p.verified.platform().as_str().to_owned(),
+                p.verified.event_key().to_owned(),
+            );
+            // The first request with a new key gets the row; later ones in the batch are duplicates.
+            new.remove(&key).map_or(Stored::Duplicate, Stored::New)
+        })
+        .collect())
 }
 
 /// The outcome of a webhook request, for the handler to render.

@@ -27,7 +27,9 @@ use crate::store::entities::{
     channel_account, contact, contact_identity, conversation, inbound_event, message,
 };
 
-const BATCH: u64 = 50;
+/// Events per normalize transaction: small, because on SQLite the transaction holds the one
+/// writer that webhook acknowledgements also wait for.
+const BATCH: u64 = 16;
 /// Attempts before an event that keeps failing to apply is dead-lettered.
 const MAX_APPLY_ATTEMPTS: i32 = 5;
 
