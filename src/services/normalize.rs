@@ -29,7 +29,7 @@ use crate::store::entities::{
 
 /// Events per normalize transaction: small, because on SQLite the transaction holds the one
 /// writer that webhook acknowledgements also wait for.
-const BATCH: u64 = 16;
+const BATCH: u64 = 4;
 /// Attempts before an event that keeps failing to apply is dead-lettered.
 const MAX_APPLY_ATTEMPTS: i32 = 5;
 
