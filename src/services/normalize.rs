@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, Statement,
+    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement,
     TransactionTrait,
 };
 use serde_json::json;
@@ -350,12 +350,16 @@ async fn apply_message(
         m.contact.display_name.as_deref(),
     )
     .await?;
-    let conv = match conversation::Entity::find()
+    let mut find = conversation::Entity::find()
         .filter(conversation::Column::ChannelAccountId.eq(acc.id))
-        .filter(conversation::Column::ExternalThreadId.eq(&m.thread_external_id))
-        .one(txn)
-        .await?
-    {
+        .filter(conversation::Column::ExternalThreadId.eq(&m.thread_external_id));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Several workers may apply messages of one conversation at once (several nodes, or a
+        // replay beside the worker): lock the row so counters and "latest" fields are not lost
+        // updates. SQLite has a single writer already.
+        find = find.lock_exclusive();
+    }
+    let conv = match find.one(txn).await? {
         Some(c) => c,
         None => {
             conversation::ActiveModel {
