@@ -149,14 +149,25 @@ async fn conversations_filter_by_status_label_unread_and_paginate() {
         .await;
     assert_eq!(by_channel["items"].as_array().unwrap().len(), 5);
 
-    // A new message reopens a resolved conversation.
-    let psid = "u0";
-    let resolved_id = first;
-    let _ = psid;
-    let before: Value = owner
-        .json(&format!("/api/v1/conversations/{resolved_id}"))
-        .await;
+    // A new message from that customer reopens the resolved conversation.
+    let before: Value = owner.json(&format!("/api/v1/conversations/{first}")).await;
     assert_eq!(before["status"], "resolved");
+    let contact: Value = owner
+        .json(&format!(
+            "/api/v1/contacts/{}",
+            before["contact"]["id"].as_str().unwrap()
+        ))
+        .await;
+    let psid = contact["identities"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.customer_says("105", &psid, "m_again", "Shop ơi còn đó không?")
+        .await;
+    app.drain().await;
+    let after: Value = owner.json(&format!("/api/v1/conversations/{first}")).await;
+    assert_eq!(after["status"], "open");
+    assert_eq!(after["last_message_preview"], "Shop ơi còn đó không?");
 }
 
 #[tokio::test]

@@ -8,10 +8,10 @@ use tongdai::domain::role::Role;
 use crate::helpers::*;
 
 fn enabled() -> Option<String> {
-    let pg = std::env::var("TONGDAI_TEST_DATABASE_URL")
+    // Two nodes only share state on PostgreSQL.
+    std::env::var("TONGDAI_TEST_DATABASE_URL")
         .ok()
         .filter(|u| u.starts_with("postgres"))?;
-    let _ = pg;
     std::env::var("TONGDAI_TEST_REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
