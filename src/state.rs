@@ -97,7 +97,9 @@ impl AppState {
     /// The API base URL configured for a platform.
     pub fn api_base(&self, platform: tongdai_connectors::Platform) -> &str {
         match platform {
-            tongdai_connectors::Platform::Facebook => &self.cfg.facebook.graph_url,
+            tongdai_connectors::Platform::Facebook | tongdai_connectors::Platform::Instagram => {
+                &self.cfg.facebook.graph_url
+            }
             _ => "",
         }
     }

@@ -25,6 +25,7 @@ impl Registry {
     pub fn builtin(cfg: &ConnectorsConfig) -> Self {
         let mut r = Registry::default();
         r.insert(Arc::new(Facebook::new(cfg.facebook.clone())));
+        r.insert(Arc::new(Facebook::instagram(cfg.facebook.clone())));
         r
     }
 

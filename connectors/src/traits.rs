@@ -13,6 +13,13 @@ use crate::types::{
 pub trait Connector: Send + Sync + 'static {
     /// Which platform this is.
     fn platform(&self) -> Platform;
+    /// The platforms whose channel accounts this connector's webhooks carry events for. Meta
+    /// signs Page and Instagram events with the same app secret and an app may register one
+    /// URL for both, so an event arriving on `/webhooks/facebook` may belong to an Instagram
+    /// account: the hub looks the account up among all of these.
+    fn account_platforms(&self) -> Vec<Platform> {
+        vec![self.platform()]
+    }
     /// Inbound webhooks, when the platform pushes events to us.
     fn webhook(&self) -> Option<&dyn WebhookInbound> {
         None

@@ -124,12 +124,35 @@ pub struct ContactRef {
 }
 
 /// A file, image or other media attached to a message, kept as a URL (never bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// `image`, `video`, `audio`, `file`, `sticker`, `location`, `fallback`, …
+    /// `image`, `video`, `audio`, `file`, `sticker`, `location`, `fallback`, `share`,
+    /// `story_mention`, `ig_reel`, … (the platform's word, lowercase).
     pub kind: String,
     /// Where the platform serves it, when it has a URL.
     pub url: Option<String>,
+    /// A title the platform gives it (fallback link title, location name, file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Anything else the payload carries that a viewer may need (`coordinates {lat, long}`,
+    /// `sticker_id`, …), as the platform sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// How a customer arrived at a conversation: an ad, an `m.me` link, a post, a shop page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// Meta `source`: `ADS`, `SHORTLINK`, `CUSTOMER_CHAT_PLUGIN`, `POST`, …
+    pub source: Option<String>,
+    /// Meta `type`, e.g. `OPEN_THREAD`.
+    pub kind: Option<String>,
+    /// The `ref` parameter of the link.
+    pub ref_param: Option<String>,
+    /// The ad the customer clicked.
+    pub ad_id: Option<String>,
+    /// The post the customer came from.
+    pub post_id: Option<String>,
 }
 
 /// A message in a conversation, from either side.
@@ -153,6 +176,145 @@ pub struct InboundMessage {
     pub reply_to: Option<String>,
     /// The id of the app that sent an echo, when the platform says (Meta `app_id`).
     pub app_id: Option<String>,
+    /// The payload of the quick-reply button the customer tapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick_reply: Option<String>,
+    /// The payload of a button (postback) the customer pressed; `text` holds its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback: Option<String>,
+    /// Where the customer came from (ad, link, post), when the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Referral>,
+    /// Delivered on Meta's `standby` channel: another app holds the thread; recorded, shown,
+    /// but the customer is being answered elsewhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
+}
+
+/// A customer edited a message they sent earlier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdit {
+    /// The platform's id of the account.
+    pub account_external_id: String,
+    /// The customer who edited it.
+    pub contact_external_id: String,
+    /// The edited message.
+    pub external_message_id: String,
+    /// The new text.
+    pub text: Option<String>,
+    /// When the edit happened.
+    pub edited_at: DateTime<Utc>,
+    /// How many times it has been edited, when the platform says (Meta `num_edit`).
+    pub edit_count: Option<u32>,
+}
+
+/// A message was withdrawn (Meta "unsend", `is_deleted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeletion {
+    /// The platform's id of the account.
+    pub account_external_id: String,
+    /// The customer side of the conversation.
+    pub contact_external_id: String,
+    /// The withdrawn message.
+    pub external_message_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Someone reacted to a message (or took the reaction back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReaction {
+    /// The platform's id of the account.
+    pub account_external_id: String,
+    /// Who reacted (the customer, or for echoes the account itself).
+    pub contact_external_id: String,
+    /// The message reacted to.
+    pub external_message_id: String,
+    /// The emoji, e.g. `❤`; `None` when the platform only names it.
+    pub emoji: Option<String>,
+    /// The platform's name for it (`love`, `like`, …).
+    pub reaction: Option<String>,
+    /// `true` when the reaction was taken back.
+    pub removed: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The post (or Instagram media) a comment belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostRef {
+    /// The platform's id of the post or media.
+    pub external_id: String,
+    /// Its public link, when the payload carries it.
+    pub permalink: Option<String>,
+    /// Its text, when the payload carries it.
+    pub text: Option<String>,
+    /// The platform's kind of media (Instagram `media_product_type`: `FEED`, `REELS`, …).
+    pub media_kind: Option<String>,
+}
+
+/// What happened to a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentAction {
+    /// A new comment or reply.
+    Added,
+    /// Its text changed.
+    Edited,
+    /// It was deleted (by its author or a moderator).
+    Removed,
+    /// The account hid it.
+    Hidden,
+    /// The account unhid it.
+    Unhidden,
+}
+
+/// A comment under one of the account's posts: added, edited, removed, hidden or unhidden.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentEvent {
+    /// The platform's id of the account (Page id, Instagram account id, channel id).
+    pub account_external_id: String,
+    /// What happened.
+    pub action: CommentAction,
+    /// The post commented on.
+    pub post: PostRef,
+    /// The comment's id; the dedupe key within the account.
+    pub external_comment_id: String,
+    /// The comment this one replies to; `None` for a top-level comment on the post.
+    pub parent_external_id: Option<String>,
+    /// Who wrote it, when the payload says (absent on some removals).
+    pub author: Option<ContactRef>,
+    /// Written by the account itself (a Page reply typed on Facebook or sent by tongdai).
+    pub by_account: bool,
+    /// The text, when the payload carries it.
+    pub text: Option<String>,
+    /// Photo, video or sticker on the comment.
+    pub attachments: Vec<Attachment>,
+    /// When it happened (the comment's `created_time` for additions, else the delivery time).
+    pub at: DateTime<Utc>,
+}
+
+/// The account was @mentioned in a comment on someone else's media (Instagram `mentions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    /// The platform's id of the account mentioned.
+    pub account_external_id: String,
+    /// The comment carrying the mention.
+    pub external_comment_id: Option<String>,
+    /// The media it is on.
+    pub media_external_id: Option<String>,
+    /// When Meta reported it.
+    pub at: DateTime<Utc>,
+}
+
+/// A documented event tongdai does not act on (optin, account linking, handover, page
+/// posts, likes, …): the raw body stays stored; this only names what it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredEvent {
+    /// The platform's id of the account.
+    pub account_external_id: String,
+    /// What it was, e.g. `messaging.optin`, `feed.status`, `feed.reaction`.
+    pub kind: String,
 }
 
 /// How far an outgoing message got.
@@ -192,6 +354,18 @@ pub enum NormalizedEvent {
     MessageEcho(InboundMessage),
     /// Messages we sent were delivered or read.
     DeliveryStatus(DeliveryReceipt),
+    /// A customer edited a message.
+    MessageEdited(MessageEdit),
+    /// A message was withdrawn.
+    MessageDeleted(MessageDeletion),
+    /// A reaction was added or removed.
+    Reaction(MessageReaction),
+    /// Something happened to a comment under the account's posts.
+    Comment(CommentEvent),
+    /// The account was mentioned in a comment elsewhere.
+    Mention(Mention),
+    /// A documented event type tongdai does not use.
+    Ignored(IgnoredEvent),
 }
 
 impl NormalizedEvent {
@@ -202,6 +376,12 @@ impl NormalizedEvent {
                 &m.account_external_id
             }
             NormalizedEvent::DeliveryStatus(d) => &d.account_external_id,
+            NormalizedEvent::MessageEdited(e) => &e.account_external_id,
+            NormalizedEvent::MessageDeleted(d) => &d.account_external_id,
+            NormalizedEvent::Reaction(r) => &r.account_external_id,
+            NormalizedEvent::Comment(c) => &c.account_external_id,
+            NormalizedEvent::Mention(m) => &m.account_external_id,
+            NormalizedEvent::Ignored(i) => &i.account_external_id,
         }
     }
 }

@@ -50,15 +50,28 @@ pub struct FacebookConfig {
     pub verify_token: Option<String>,
 }
 
-/// The Facebook connector.
+/// The Meta connector: one implementation for Facebook Pages and Instagram professional
+/// accounts (same envelope, same app-secret signature), built once per platform.
 pub struct Facebook {
     cfg: FacebookConfig,
+    platform: Platform,
 }
 
 impl Facebook {
-    /// Build from app-level settings.
+    /// The Facebook Page connector, from app-level settings.
     pub fn new(cfg: FacebookConfig) -> Self {
-        Facebook { cfg }
+        Facebook {
+            cfg,
+            platform: Platform::Facebook,
+        }
+    }
+
+    /// The Instagram connector (Instagram API with Facebook Login), from the same settings.
+    pub fn instagram(cfg: FacebookConfig) -> Self {
+        Facebook {
+            cfg,
+            platform: Platform::Instagram,
+        }
     }
 
     /// Whether an echo's `app_id` is this app's, i.e. the echoed message was sent through
@@ -125,7 +138,10 @@ pub fn appsecret_proof(app_secret: &str, access_token: &str) -> String {
 
 impl Connector for Facebook {
     fn platform(&self) -> Platform {
-        Platform::Facebook
+        self.platform
+    }
+    fn account_platforms(&self) -> Vec<Platform> {
+        vec![Platform::Facebook, Platform::Instagram]
     }
     fn webhook(&self) -> Option<&dyn WebhookInbound> {
         Some(self)
@@ -742,6 +758,10 @@ mod tests {
                 attachments: vec![],
                 reply_to: None,
                 app_id: None,
+                quick_reply: None,
+                postback: None,
+                referral: None,
+                standby: false,
             })]
         );
     }
@@ -890,22 +910,27 @@ mod tests {
                     url: Some(
                         "https://scontent.xx.fbcdn.net/v/t1.15752-9/ao.jpg?_nc_cat=1&oh=abc".into()
                     ),
+                    ..Attachment::default()
                 },
                 Attachment {
                     kind: "image".into(),
                     url: Some("https://scontent.xx.fbcdn.net/sticker.png".into()),
+                    ..Attachment::default()
                 },
                 Attachment {
                     kind: "location".into(),
                     url: None,
+                    ..Attachment::default()
                 },
                 Attachment {
                     kind: "fallback".into(),
                     url: Some("https://shop.example.vn/p/123".into()),
+                    ..Attachment::default()
                 },
                 Attachment {
                     kind: "video".into(),
                     url: None,
+                    ..Attachment::default()
                 },
             ]
         );

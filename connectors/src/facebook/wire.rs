@@ -436,6 +436,7 @@ impl MessagingEvent {
             .map(|a| Attachment {
                 kind: a.kind.clone().unwrap_or_else(|| "unknown".to_owned()),
                 url: a.payload.as_ref().and_then(|p| p.url.clone()),
+                ..Attachment::default()
             })
             .collect();
         let inbound = InboundMessage {
@@ -451,6 +452,10 @@ impl MessagingEvent {
             attachments,
             reply_to: msg.reply_to.as_ref().and_then(|r| r.mid.clone()),
             app_id: msg.app_id.clone(),
+            quick_reply: None,
+            postback: None,
+            referral: None,
+            standby: false,
         };
         Ok(Some(if echo {
             NormalizedEvent::MessageEcho(inbound)
