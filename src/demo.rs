@@ -92,6 +92,7 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         status: Set("active".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(&db.write)
     .await?;

@@ -6,6 +6,7 @@ mod m20261129_000001_create_people;
 mod m20261129_000002_create_channels_and_events;
 mod m20261129_000003_create_inbox;
 mod m20261129_000004_create_commerce;
+mod m20261130_000005_social_surface;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_channels_and_events::Migration),
             Box::new(m20261129_000003_create_inbox::Migration),
             Box::new(m20261129_000004_create_commerce::Migration),
+            Box::new(m20261130_000005_social_surface::Migration),
         ]
     }
 }

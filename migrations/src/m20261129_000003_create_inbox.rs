@@ -72,7 +72,7 @@ enum ConversationLabel {
 }
 
 #[derive(DeriveIden)]
-enum Message {
+pub enum Message {
     Table,
     Id,
     WorkspaceId,

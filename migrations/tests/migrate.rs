@@ -25,8 +25,11 @@ const TABLES: &[&str] = &[
     "job",
     "label",
     "lead",
+    "media",
     "membership",
     "message",
+    "message_revision",
+    "oauth_state",
     "order",
     "order_item",
     "session",
@@ -53,8 +56,10 @@ const INDEXES: &[&str] = &[
     "idx_job_status_run_at",
     "idx_lead_workspace_id_phone",
     "idx_lead_workspace_id_stage",
+    "idx_media_message_id",
     "idx_membership_user_id",
     "idx_message_conversation_id_sent_at",
+    "idx_message_revision_message_id",
     "idx_order_item_order_id",
     "idx_order_workspace_id_phone",
     "idx_order_workspace_id_status",
@@ -68,13 +73,14 @@ const INDEXES: &[&str] = &[
     "uq_label_workspace_id_name",
     "uq_membership_workspace_id_user_id",
     "uq_message_channel_account_id_external_id",
+    "uq_oauth_state_state_hash",
     "uq_order_workspace_id_channel_account_id_external_id",
     "uq_session_token_hash",
     "uq_user_email",
     "uq_workspace_slug",
 ];
 
-const FOREIGN_KEYS: i64 = 47;
+const FOREIGN_KEYS: i64 = 52;
 
 async fn names(db: &DatabaseConnection, sql: &str) -> BTreeSet<String> {
     let backend = db.get_database_backend();

@@ -28,6 +28,16 @@ pub async fn list_conversations(
     Ok(Json(conversations::list(&s, &p, f).await?))
 }
 
+/// Earlier texts of an edited message or comment, oldest first.
+#[utoipa::path(get, path = "/api/v1/messages/{id}/revisions", tag = "inbox", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<conversations::RevisionOut>), (status = 404, body = crate::error::ErrorOut)))]
+pub async fn message_revisions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Vec<conversations::RevisionOut>>> {
+    Ok(Json(conversations::revisions(&s, &p, id).await?))
+}
+
 /// One conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "inbox", params(("id" = Uuid, Path)), responses((status = 200, body = ConversationOut), (status = 404, body = crate::error::ErrorOut)))]
 pub async fn get_conversation(
@@ -234,6 +244,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/conversations/{id}/messages",
             get(list_messages).post(create_reply),
         )
+        .route("/api/v1/messages/{id}/revisions", get(message_revisions))
         .route("/api/v1/contacts", get(search_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/api/v1/contacts/{id}/merge", post(merge_contact))

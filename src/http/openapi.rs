@@ -26,6 +26,7 @@ use crate::state::AppState;
         inbox::read_conversation,
         inbox::list_messages,
         inbox::create_reply,
+        inbox::message_revisions,
         inbox::search_contacts,
         inbox::get_contact,
         inbox::merge_contact,

@@ -155,6 +155,7 @@ pub async fn create(
         status: Set("active".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(&state.db.write)
     .await?;
@@ -164,11 +165,25 @@ pub async fn create(
 }
 
 /// Put events that named no known account back in the queue (after an account is connected).
+/// Events arrive under the route they were posted to, so every platform whose connector can
+/// carry this platform's accounts is included (an Instagram event on `/webhooks/facebook`).
 pub async fn requeue_unrouted(state: &AppState, platform: Platform) -> AppResult<u64> {
+    let routes: Vec<&str> = state
+        .connectors
+        .platforms()
+        .filter(|p| {
+            state
+                .connectors
+                .get(*p)
+                .is_some_and(|c| c.account_platforms().contains(&platform))
+        })
+        .map(Platform::as_str)
+        .chain(std::iter::once(platform.as_str()))
+        .collect();
     let res = inbound_event::Entity::update_many()
         .col_expr(inbound_event::Column::Status, Expr::value("pending"))
         .filter(inbound_event::Column::Status.eq("unrouted"))
-        .filter(inbound_event::Column::Platform.eq(platform.as_str()))
+        .filter(inbound_event::Column::Platform.is_in(routes))
         .exec(&state.db.write)
         .await?;
     if res.rows_affected > 0 {

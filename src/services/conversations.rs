@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tongdai_connectors::{AccountCtx, ConnectorError, HttpCtx, OutboundText, Platform};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +25,7 @@ use crate::services::views::{self, ConversationOut, MessageOut};
 use crate::state::AppState;
 use crate::store::entities::{
     channel_account, contact_identity, conversation, conversation_label, job, label, message,
+    message_revision,
 };
 
 /// Filters of the conversation list.
@@ -340,6 +341,38 @@ pub async fn messages(
     })
 }
 
+/// An earlier text of an edited message or comment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RevisionOut {
+    /// The text before the edit.
+    pub text: Option<String>,
+    /// When it was replaced.
+    pub edited_at: DateTime<Utc>,
+}
+
+/// `GET /messages/{id}/revisions`: the texts an edited message had, oldest first.
+pub async fn revisions(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vec<RevisionOut>> {
+    p.require(Permission::ReadInbox)?;
+    let db = &state.db.read;
+    message::Entity::find_by_id(id)
+        .filter(message::Column::WorkspaceId.eq(p.workspace_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("message"))?;
+    Ok(message_revision::Entity::find()
+        .filter(message_revision::Column::MessageId.eq(id))
+        .order_by_asc(message_revision::Column::EditedAt)
+        .order_by_asc(message_revision::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| RevisionOut {
+            text: r.text,
+            edited_at: r.edited_at,
+        })
+        .collect())
+}
+
 /// A reply.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReplyIn {
@@ -392,6 +425,7 @@ pub async fn reply(
         sent_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(&txn)
     .await?;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -16,7 +16,8 @@ use sea_orm::{
 };
 use serde_json::json;
 use tongdai_connectors::{
-    DeliveryReceipt, DeliveryState, InboundMessage, NormalizedEvent, Platform,
+    CommentAction, CommentEvent, ContactRef, DeliveryReceipt, DeliveryState, InboundMessage,
+    MessageReaction, NormalizedEvent, Platform, PostRef, Referral, ReferralEvent,
 };
 use uuid::Uuid;
 
@@ -25,6 +26,7 @@ use crate::services::{contacts, views};
 use crate::state::AppState;
 use crate::store::entities::{
     channel_account, contact, contact_identity, conversation, inbound_event, message,
+    message_revision,
 };
 
 /// Events per normalize transaction: small, because on SQLite the transaction holds the one
@@ -168,9 +170,16 @@ async fn apply_row(
 ) -> Result<bool, sea_orm::DbErr> {
     let now = Utc::now();
     let platform: Option<Platform> = row.platform.parse().ok();
-    let inbound = platform
-        .and_then(|p| state.connectors.get(p))
-        .and_then(|c| c.webhook());
+    let connector = platform.and_then(|p| state.connectors.get(p));
+    let inbound = connector.and_then(|c| c.webhook());
+    let platforms: Vec<String> = match connector {
+        Some(c) => c
+            .account_platforms()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+        None => vec![row.platform.clone()],
+    };
     let mut am = row.clone().into_active_model();
     am.attempts = Set(row.attempts + 1);
     am.processed_at = Set(Some(now));
@@ -186,7 +195,7 @@ async fn apply_row(
             // Dead-letter: keep the body and the reason; `replay` re-queues it after a fix.
             let mut ws = None;
             for hint in inbound.account_hints(&row.body) {
-                if let Some(acc) = find_account(txn, &row.platform, &hint).await? {
+                if let Some(acc) = find_account(txn, &platforms, &hint).await? {
                     ws = Some(acc);
                     break;
                 }
@@ -206,7 +215,7 @@ async fn apply_row(
     for ev in &events {
         let key = ev.account_external_id().to_owned();
         if !accounts.contains_key(&key) {
-            let acc = find_account(txn, &row.platform, &key).await?;
+            let acc = find_account(txn, &platforms, &key).await?;
             accounts.insert(key.clone(), acc);
         }
         let Some(acc) = accounts.get(&key).cloned().flatten() else {
@@ -244,13 +253,15 @@ async fn apply_row(
     Ok(true)
 }
 
+/// The channel account with this platform id among `platforms` (one Meta webhook may carry
+/// events of Facebook Pages and of Instagram accounts).
 async fn find_account(
     db: &impl ConnectionTrait,
-    platform: &str,
+    platforms: &[String],
     external_id: &str,
 ) -> Result<Option<channel_account::Model>, sea_orm::DbErr> {
     channel_account::Entity::find()
-        .filter(channel_account::Column::Platform.eq(platform))
+        .filter(channel_account::Column::Platform.is_in(platforms.iter().map(String::as_str)))
         .filter(channel_account::Column::ExternalId.eq(external_id))
         .one(db)
         .await
@@ -279,6 +290,23 @@ async fn apply_event(
             apply_message(txn, acc, m, false, frames).await
         }
         NormalizedEvent::DeliveryStatus(d) => apply_receipt(txn, acc, d, frames).await,
+        NormalizedEvent::MessageEdited(e) => edit_message(
+            txn,
+            acc,
+            &e.external_message_id,
+            e.text.as_deref(),
+            e.edited_at,
+            frames,
+        )
+        .await
+        .map(drop),
+        NormalizedEvent::MessageDeleted(d) => {
+            mark_removed(txn, acc, &d.external_message_id, d.at, frames).await
+        }
+        NormalizedEvent::Reaction(r) => apply_reaction(txn, acc, r, frames).await,
+        NormalizedEvent::Comment(c) => apply_comment(txn, acc, c, frames).await,
+        NormalizedEvent::Referred(r) => apply_referral(txn, acc, r, frames).await,
+        // Mentions and the documented events we do not act on: the raw body stays stored.
         _ => Ok(()),
     }
 }
@@ -329,10 +357,264 @@ async fn upsert_identity(
         display_name: Set(display_name.map(str::to_owned)),
         original_contact_id: Set(None),
         created_at: Set(now),
+        avatar_url: Set(None),
+        profile_fetched_at: Set(None),
     }
     .insert(txn)
     .await?;
     Ok((idn, c))
+}
+
+/// The conversation of `thread` on `acc`, locked for update on PostgreSQL.
+async fn find_thread(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    thread: &str,
+) -> Result<Option<conversation::Model>, sea_orm::DbErr> {
+    let mut find = conversation::Entity::find()
+        .filter(conversation::Column::ChannelAccountId.eq(acc.id))
+        .filter(conversation::Column::ExternalThreadId.eq(thread));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Several workers may apply messages of one conversation at once (several nodes, or a
+        // replay beside the worker): lock the row so counters and "latest" fields are not lost
+        // updates. SQLite has a single writer already.
+        find = find.lock_exclusive();
+    }
+    find.one(txn).await
+}
+
+/// What a new conversation is about.
+struct NewThread<'a> {
+    kind: &'static str,
+    thread: &'a str,
+    post: Option<&'a PostRef>,
+}
+
+/// Find the conversation of a thread, or start it with `idn` as its customer.
+async fn thread_for(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    idn: &contact_identity::Model,
+    t: NewThread<'_>,
+) -> Result<(conversation::Model, bool), sea_orm::DbErr> {
+    if let Some(c) = find_thread(txn, acc, t.thread).await? {
+        return Ok((c, false));
+    }
+    let now = Utc::now();
+    let c = conversation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(acc.workspace_id),
+        channel_account_id: Set(acc.id),
+        contact_id: Set(idn.contact_id),
+        identity_id: Set(idn.id),
+        kind: Set(t.kind.into()),
+        external_thread_id: Set(t.thread.to_owned()),
+        status: Set("open".into()),
+        assignee_id: Set(None),
+        unread_count: Set(0),
+        last_message_at: Set(None),
+        last_message_preview: Set(None),
+        last_inbound_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        post_external_id: Set(t.post.map(|p| p.external_id.clone())),
+        post_permalink: Set(t.post.and_then(|p| p.permalink.clone())),
+        post_text: Set(t.post.and_then(|p| p.text.clone())),
+        referral: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    Ok((c, true))
+}
+
+/// A message or comment to store.
+struct NewMessage<'a> {
+    kind: &'static str,
+    external_id: &'a str,
+    inbound: bool,
+    text: Option<&'a str>,
+    attachments: &'a [tongdai_connectors::Attachment],
+    sent_at: DateTime<Utc>,
+    in_reply_to: Option<&'a str>,
+    author: Option<&'a ContactRef>,
+    meta: Option<serde_json::Value>,
+}
+
+/// Insert a message once per platform id; `None` when it was already stored (a redelivery).
+async fn insert_message(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    conv: &conversation::Model,
+    n: NewMessage<'_>,
+) -> Result<Option<message::Model>, sea_orm::DbErr> {
+    let now = Utc::now();
+    let model = message::Model {
+        id: Uuid::now_v7(),
+        workspace_id: acc.workspace_id,
+        conversation_id: conv.id,
+        channel_account_id: acc.id,
+        external_id: Some(n.external_id.to_owned()),
+        direction: if n.inbound { "in" } else { "out" }.into(),
+        sender_kind: if n.inbound { "contact" } else { "page" }.into(),
+        author_user_id: None,
+        text: n.text.map(str::to_owned),
+        attachments: json!(n.attachments),
+        status: if n.inbound { "received" } else { "sent" }.into(),
+        error: None,
+        sent_at: n.sent_at,
+        created_at: now,
+        updated_at: now,
+        kind: n.kind.into(),
+        in_reply_to: n.in_reply_to.map(str::to_owned),
+        author_external_id: n.author.map(|a| a.external_id.clone()),
+        author_name: n.author.and_then(|a| a.display_name.clone()),
+        meta: n.meta,
+        reactions: None,
+        hidden: false,
+        edited_at: None,
+        removed_at: None,
+        private_replied_at: None,
+    };
+    let inserted = message::Entity::insert(model.clone().into_active_model())
+        .on_conflict_do_nothing_on([
+            message::Column::ChannelAccountId,
+            message::Column::ExternalId,
+        ])
+        .exec_without_returning(txn)
+        .await?;
+    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0).then_some(model))
+}
+
+/// Move the conversation's "latest" fields and counters for a new message.
+async fn bump(
+    txn: &DatabaseTransaction,
+    conv: conversation::Model,
+    sent_at: DateTime<Utc>,
+    preview: String,
+    inbound: bool,
+) -> Result<conversation::Model, sea_orm::DbErr> {
+    // Platforms do not guarantee order: the newest message by platform time wins the preview.
+    let newer = conv.last_message_at.is_none_or(|t| sent_at >= t);
+    let mut am = conv.clone().into_active_model();
+    if newer {
+        am.last_message_at = Set(Some(sent_at));
+        am.last_message_preview = Set(Some(preview));
+    }
+    if inbound {
+        am.unread_count = Set(conv.unread_count + 1);
+        if conv.last_inbound_at.is_none_or(|t| sent_at > t) {
+            am.last_inbound_at = Set(Some(sent_at));
+        }
+        if conv.status == "resolved" {
+            am.status = Set("open".into());
+        }
+    }
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await
+}
+
+/// A customer's text carrying a Vietnamese mobile number gives their contact a phone, and
+/// contacts with the same phone are one person.
+async fn note_phone(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    person: contact::Model,
+    text: Option<&str>,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(contact::Model, bool), sea_orm::DbErr> {
+    if person.phone.is_some() {
+        return Ok((person, false));
+    }
+    let Some(phone) = text.map(find_phones).and_then(|p| p.into_iter().next()) else {
+        return Ok((person, false));
+    };
+    let mut pam = person.into_active_model();
+    pam.phone = Set(Some(phone.as_str().to_owned()));
+    pam.updated_at = Set(Utc::now());
+    let person = pam.update(txn).await?;
+    // Two identities with the same phone are one person: join them (the older contact stays).
+    let other = contact::Entity::find()
+        .filter(contact::Column::WorkspaceId.eq(acc.workspace_id))
+        .filter(contact::Column::Phone.eq(phone.as_str()))
+        .filter(contact::Column::MergedInto.is_null())
+        .filter(contact::Column::Id.ne(person.id))
+        .one(txn)
+        .await?;
+    if let Some(other) = &other {
+        contacts::merge_into(txn, acc.workspace_id, person.id, other.id).await?;
+    }
+    frames.push(Outgoing {
+        workspace: acc.workspace_id,
+        kind: "contact.updated",
+        data: json!({ "contact_id": person.id }),
+    });
+    Ok(match other {
+        Some(other) => (other, true),
+        None => (person, false),
+    })
+}
+
+/// The conversation again, after a merge moved it to another contact.
+async fn reread(
+    txn: &DatabaseTransaction,
+    conv: conversation::Model,
+) -> Result<conversation::Model, sea_orm::DbErr> {
+    Ok(conversation::Entity::find_by_id(conv.id)
+        .one(txn)
+        .await?
+        .unwrap_or(conv))
+}
+
+/// `message.created` with the conversation view built from the rows in hand (one query for
+/// its labels instead of re-reading everything).
+async fn created_frame(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    conv: conversation::Model,
+    person: Option<contact::Model>,
+    msg: message::Model,
+    fresh: bool,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    let labels = if fresh {
+        Vec::new()
+    } else {
+        views::label_names(txn, conv.id).await?
+    };
+    // The conversation's customer may be another contact than the one in hand (someone else
+    // in a comment thread): read it then.
+    let person = match person {
+        Some(p) if p.id == conv.contact_id => Some(p),
+        _ => {
+            contact::Entity::find_by_id(conv.contact_id)
+                .one(txn)
+                .await?
+        }
+    };
+    let conv_out = views::conversation_view(conv, acc, person.as_ref(), labels);
+    frames.push(Outgoing {
+        workspace: acc.workspace_id,
+        kind: "message.created",
+        data: json!({ "message": views::MessageOut::from(msg), "conversation": conv_out }),
+    });
+    Ok(())
+}
+
+fn message_meta(m: &InboundMessage) -> Option<serde_json::Value> {
+    let mut meta = serde_json::Map::new();
+    if let Some(q) = &m.quick_reply {
+        meta.insert("quick_reply".into(), json!(q));
+    }
+    if let Some(p) = &m.postback {
+        meta.insert("postback".into(), json!(p));
+    }
+    if let Some(r) = &m.referral {
+        meta.insert("referral".into(), json!(r));
+    }
+    if m.standby {
+        meta.insert("standby".into(), json!(true));
+    }
+    (!meta.is_empty()).then_some(serde_json::Value::Object(meta))
 }
 
 async fn apply_message(
@@ -342,147 +624,411 @@ async fn apply_message(
     inbound: bool,
     frames: &mut Vec<Outgoing>,
 ) -> Result<(), sea_orm::DbErr> {
-    let now = Utc::now();
-    let (idn, mut person) = upsert_identity(
+    let (idn, person) = upsert_identity(
         txn,
         acc,
         &m.contact.external_id,
         m.contact.display_name.as_deref(),
     )
     .await?;
-    let mut find = conversation::Entity::find()
-        .filter(conversation::Column::ChannelAccountId.eq(acc.id))
-        .filter(conversation::Column::ExternalThreadId.eq(&m.thread_external_id));
-    if txn.get_database_backend() == DbBackend::Postgres {
-        // Several workers may apply messages of one conversation at once (several nodes, or a
-        // replay beside the worker): lock the row so counters and "latest" fields are not lost
-        // updates. SQLite has a single writer already.
-        find = find.lock_exclusive();
-    }
-    let conv = match find.one(txn).await? {
-        Some(c) => c,
-        None => {
-            conversation::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                workspace_id: Set(acc.workspace_id),
-                channel_account_id: Set(acc.id),
-                contact_id: Set(person.id),
-                identity_id: Set(idn.id),
-                kind: Set("direct".into()),
-                external_thread_id: Set(m.thread_external_id.clone()),
-                status: Set("open".into()),
-                assignee_id: Set(None),
-                unread_count: Set(0),
-                last_message_at: Set(None),
-                last_message_preview: Set(None),
-                last_inbound_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(txn)
-            .await?
-        }
-    };
-    let msg = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(acc.workspace_id),
-        conversation_id: Set(conv.id),
-        channel_account_id: Set(acc.id),
-        external_id: Set(Some(m.external_message_id.clone())),
-        direction: Set(if inbound { "in" } else { "out" }.into()),
-        sender_kind: Set(if inbound { "contact" } else { "page" }.into()),
-        author_user_id: Set(None),
-        text: Set(m.text.clone()),
-        attachments: Set(json!(m.attachments)),
-        status: Set(if inbound { "received" } else { "sent" }.into()),
-        error: Set(None),
-        sent_at: Set(m.sent_at),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    let inserted = message::Entity::insert(msg.clone())
-        .on_conflict_do_nothing_on([
-            message::Column::ChannelAccountId,
-            message::Column::ExternalId,
-        ])
-        .exec_without_returning(txn)
-        .await?;
-    if !matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+    let (conv, fresh) = thread_for(
+        txn,
+        acc,
+        &idn,
+        NewThread {
+            kind: "direct",
+            thread: &m.thread_external_id,
+            post: None,
+        },
+    )
+    .await?;
+    let Some(msg) = insert_message(
+        txn,
+        acc,
+        &conv,
+        NewMessage {
+            kind: "message",
+            external_id: &m.external_message_id,
+            inbound,
+            text: m.text.as_deref(),
+            attachments: &m.attachments,
+            sent_at: m.sent_at,
+            in_reply_to: m.reply_to.as_deref(),
+            author: None,
+            meta: message_meta(m),
+        },
+    )
+    .await?
+    else {
         return Ok(()); // already stored: a redelivery
+    };
+    let mut conv = bump(
+        txn,
+        conv,
+        m.sent_at,
+        preview(m.text.as_deref(), &m.attachments),
+        inbound,
+    )
+    .await?;
+    if let Some(r) = &m.referral {
+        conv = set_referral(txn, conv, r).await?;
     }
-    let msg = message::Entity::find_by_id(msg.id.unwrap())
-        .one(txn)
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("message just inserted".into()))?;
-
-    // Platforms do not guarantee order: the newest message by platform time wins the preview.
-    let newer = conv.last_message_at.is_none_or(|t| m.sent_at >= t);
-    let mut am = conv.clone().into_active_model();
-    if newer {
-        am.last_message_at = Set(Some(m.sent_at));
-        am.last_message_preview = Set(Some(preview(m)));
+    let (person, merged) = if inbound {
+        note_phone(txn, acc, person, m.text.as_deref(), frames).await?
+    } else {
+        (person, false)
+    };
+    if merged {
+        conv = reread(txn, conv).await?;
     }
-    if inbound {
-        am.unread_count = Set(conv.unread_count + 1);
-        if conv.last_inbound_at.is_none_or(|t| m.sent_at > t) {
-            am.last_inbound_at = Set(Some(m.sent_at));
-        }
-        if conv.status == "resolved" {
-            am.status = Set("open".into());
-        }
-    }
-    am.updated_at = Set(now);
-    am.update(txn).await?;
-
-    if inbound
-        && person.phone.is_none()
-        && let Some(phone) = m
-            .text
-            .as_deref()
-            .map(find_phones)
-            .and_then(|p| p.into_iter().next())
-    {
-        let mut pam = person.clone().into_active_model();
-        pam.phone = Set(Some(phone.as_str().to_owned()));
-        pam.updated_at = Set(now);
-        person = pam.update(txn).await?;
-        // Two identities with the same phone are one person: join them (the older contact stays).
-        if let Some(other) = contact::Entity::find()
-            .filter(contact::Column::WorkspaceId.eq(acc.workspace_id))
-            .filter(contact::Column::Phone.eq(phone.as_str()))
-            .filter(contact::Column::MergedInto.is_null())
-            .filter(contact::Column::Id.ne(person.id))
-            .one(txn)
-            .await?
-        {
-            contacts::merge_into(txn, acc.workspace_id, person.id, other.id).await?;
-        }
-        frames.push(Outgoing {
-            workspace: acc.workspace_id,
-            kind: "contact.updated",
-            data: json!({ "contact_id": person.id }),
-        });
-    }
-    let conv_out = views::conversation_out(txn, acc.workspace_id, conv.id)
-        .await
-        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-    frames.push(Outgoing {
-        workspace: acc.workspace_id,
-        kind: "message.created",
-        data: json!({ "message": views::MessageOut::from(msg), "conversation": conv_out }),
-    });
-    Ok(())
+    created_frame(txn, acc, conv, Some(person), msg, fresh, frames).await
 }
 
-fn preview(m: &InboundMessage) -> String {
-    match m.text.as_deref() {
+fn preview(text: Option<&str>, attachments: &[tongdai_connectors::Attachment]) -> String {
+    match text {
         Some(t) if !t.is_empty() => t.chars().take(140).collect(),
-        _ => m
-            .attachments
+        _ => attachments
             .first()
             .map(|a| format!("[{}]", a.kind))
             .unwrap_or_default(),
     }
+}
+
+async fn set_referral(
+    txn: &DatabaseTransaction,
+    conv: conversation::Model,
+    r: &Referral,
+) -> Result<conversation::Model, sea_orm::DbErr> {
+    let mut am = conv.into_active_model();
+    am.referral = Set(Some(json!(r)));
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await
+}
+
+/// A customer re-entered a thread from an ad or a link: remember where they came from.
+async fn apply_referral(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    r: &ReferralEvent,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    let (idn, person) = upsert_identity(
+        txn,
+        acc,
+        &r.contact.external_id,
+        r.contact.display_name.as_deref(),
+    )
+    .await?;
+    let (conv, fresh) = thread_for(
+        txn,
+        acc,
+        &idn,
+        NewThread {
+            kind: "direct",
+            thread: &r.contact.external_id,
+            post: None,
+        },
+    )
+    .await?;
+    let conv = set_referral(txn, conv, &r.referral).await?;
+    let labels = if fresh {
+        Vec::new()
+    } else {
+        views::label_names(txn, conv.id).await?
+    };
+    let view = views::conversation_view(conv, acc, Some(&person), labels);
+    frames.push(Outgoing {
+        workspace: acc.workspace_id,
+        kind: if fresh {
+            "conversation.created"
+        } else {
+            "conversation.updated"
+        },
+        data: json!({ "conversation": view }),
+    });
+    Ok(())
+}
+
+/// The stored message or comment with this platform id on `acc`.
+async fn find_message(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    external_id: &str,
+) -> Result<Option<message::Model>, sea_orm::DbErr> {
+    message::Entity::find()
+        .filter(message::Column::ChannelAccountId.eq(acc.id))
+        .filter(message::Column::ExternalId.eq(external_id))
+        .one(txn)
+        .await
+}
+
+fn updated(acc: &channel_account::Model, m: message::Model, frames: &mut Vec<Outgoing>) {
+    frames.push(Outgoing {
+        workspace: acc.workspace_id,
+        kind: "message.updated",
+        data: json!({ "message": views::MessageOut::from(m) }),
+    });
+}
+
+/// A new text for a stored message or comment; the old one goes to its history. `false` when
+/// the message is not stored (its creation was missed).
+async fn edit_message(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    external_id: &str,
+    text: Option<&str>,
+    at: DateTime<Utc>,
+    frames: &mut Vec<Outgoing>,
+) -> Result<bool, sea_orm::DbErr> {
+    let Some(m) = find_message(txn, acc, external_id).await? else {
+        return Ok(false);
+    };
+    if m.text.as_deref() == text || m.edited_at.is_some_and(|t| t > at) {
+        return Ok(true); // a redelivery, or an older edit arriving late
+    }
+    message_revision::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        message_id: Set(m.id),
+        text: Set(m.text.clone()),
+        edited_at: Set(at),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    let mut am = m.into_active_model();
+    am.text = Set(text.map(str::to_owned));
+    am.edited_at = Set(Some(at));
+    am.updated_at = Set(Utc::now());
+    updated(acc, am.update(txn).await?, frames);
+    Ok(true)
+}
+
+/// An unsent message or a removed comment: kept and marked, never deleted.
+async fn mark_removed(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    external_id: &str,
+    at: DateTime<Utc>,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    let Some(m) = find_message(txn, acc, external_id).await? else {
+        return Ok(());
+    };
+    if m.removed_at.is_some() {
+        return Ok(());
+    }
+    let mut am = m.into_active_model();
+    am.removed_at = Set(Some(at));
+    am.updated_at = Set(Utc::now());
+    updated(acc, am.update(txn).await?, frames);
+    Ok(())
+}
+
+async fn apply_reaction(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    r: &MessageReaction,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    let Some(m) = find_message(txn, acc, &r.external_message_id).await? else {
+        return Ok(());
+    };
+    let mut all = match &m.reactions {
+        Some(serde_json::Value::Object(o)) => o.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let before = all.clone();
+    if r.removed {
+        all.remove(&r.contact_external_id);
+    } else {
+        let shown = r
+            .emoji
+            .clone()
+            .or_else(|| r.reaction.clone())
+            .unwrap_or_default();
+        all.insert(r.contact_external_id.clone(), json!(shown));
+    }
+    if all == before {
+        return Ok(());
+    }
+    let mut am = m.into_active_model();
+    am.reactions = Set((!all.is_empty()).then_some(serde_json::Value::Object(all)));
+    am.updated_at = Set(Utc::now());
+    updated(acc, am.update(txn).await?, frames);
+    Ok(())
+}
+
+async fn apply_comment(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    c: &CommentEvent,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    match c.action {
+        CommentAction::Added => add_comment(txn, acc, c, frames).await,
+        CommentAction::Edited => {
+            let known = edit_message(
+                txn,
+                acc,
+                &c.external_comment_id,
+                c.text.as_deref(),
+                c.at,
+                frames,
+            )
+            .await?;
+            if known {
+                Ok(())
+            } else {
+                // We missed its creation (before the page was connected, or lost upstream).
+                add_comment(txn, acc, c, frames).await
+            }
+        }
+        CommentAction::Removed => {
+            mark_removed(txn, acc, &c.external_comment_id, c.at, frames).await
+        }
+        CommentAction::Hidden | CommentAction::Unhidden => {
+            let hidden = c.action == CommentAction::Hidden;
+            let Some(m) = find_message(txn, acc, &c.external_comment_id).await? else {
+                return Ok(());
+            };
+            if m.hidden == hidden {
+                return Ok(());
+            }
+            let mut am = m.into_active_model();
+            am.hidden = Set(hidden);
+            am.updated_at = Set(Utc::now());
+            updated(acc, am.update(txn).await?, frames);
+            Ok(())
+        }
+    }
+}
+
+/// A comment joins the thread of its top-level comment (a conversation of kind
+/// `comment_thread` with the top-level commenter as its customer).
+async fn add_comment(
+    txn: &DatabaseTransaction,
+    acc: &channel_account::Model,
+    c: &CommentEvent,
+    frames: &mut Vec<Outgoing>,
+) -> Result<(), sea_orm::DbErr> {
+    // The thread: the parent's conversation when we have the parent, else the thread rooted at
+    // the parent (or at this comment when it is top-level).
+    let parent_conv = match &c.parent_external_id {
+        Some(parent) => match find_message(txn, acc, parent).await? {
+            Some(pm) => {
+                conversation::Entity::find_by_id(pm.conversation_id)
+                    .one(txn)
+                    .await?
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let root = c
+        .parent_external_id
+        .as_deref()
+        .unwrap_or(&c.external_comment_id);
+    let inbound = !c.by_account;
+    let author = c.author.as_ref().filter(|_| inbound);
+    let mut person = None;
+    if let Some(a) = author {
+        person = Some(upsert_identity(txn, acc, &a.external_id, a.display_name.as_deref()).await?);
+    }
+    let (conv, fresh) = match parent_conv {
+        Some(conv) => match find_thread(txn, acc, &conv.external_thread_id).await? {
+            Some(locked) => (locked, false),
+            None => (conv, false),
+        },
+        None => match &person {
+            Some((idn, _)) => {
+                thread_for(
+                    txn,
+                    acc,
+                    idn,
+                    NewThread {
+                        kind: "comment_thread",
+                        thread: root,
+                        post: Some(&c.post),
+                    },
+                )
+                .await?
+            }
+            None => match find_thread(txn, acc, root).await? {
+                Some(conv) => (conv, false),
+                // The account answered a comment we never saw, and nobody else is in the thread
+                // yet: nothing to attach it to. Its customer's next comment starts the thread.
+                None => return Ok(()),
+            },
+        },
+    };
+    let conv = if conv.post_external_id.is_none() || conv.post_permalink.is_none() {
+        fill_post(txn, conv, &c.post).await?
+    } else {
+        conv
+    };
+    let Some(msg) = insert_message(
+        txn,
+        acc,
+        &conv,
+        NewMessage {
+            kind: "comment",
+            external_id: &c.external_comment_id,
+            inbound,
+            text: c.text.as_deref(),
+            attachments: &c.attachments,
+            sent_at: c.at,
+            in_reply_to: c.parent_external_id.as_deref(),
+            author: c.author.as_ref(),
+            meta: None,
+        },
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let mut conv = bump(
+        txn,
+        conv,
+        c.at,
+        preview(c.text.as_deref(), &c.attachments),
+        inbound,
+    )
+    .await?;
+    let person = match person {
+        Some((_, p)) => {
+            let (p, merged) = note_phone(txn, acc, p, c.text.as_deref(), frames).await?;
+            if merged {
+                conv = reread(txn, conv).await?;
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    created_frame(txn, acc, conv, person, msg, fresh, frames).await
+}
+
+/// Keep what a comment says about its post on the thread, when the thread lacks it.
+async fn fill_post(
+    txn: &DatabaseTransaction,
+    conv: conversation::Model,
+    post: &PostRef,
+) -> Result<conversation::Model, sea_orm::DbErr> {
+    if post.external_id.is_empty()
+        || (conv.post_external_id.is_some() && post.permalink.is_none() && post.text.is_none())
+    {
+        return Ok(conv);
+    }
+    let mut am = conv.clone().into_active_model();
+    if conv.post_external_id.is_none() {
+        am.post_external_id = Set(Some(post.external_id.clone()));
+    }
+    if conv.post_permalink.is_none() && post.permalink.is_some() {
+        am.post_permalink = Set(post.permalink.clone());
+    }
+    if conv.post_text.is_none() && post.text.is_some() {
+        am.post_text = Set(post.text.clone());
+    }
+    am.update(txn).await
 }
 
 async fn apply_receipt(
@@ -522,12 +1068,7 @@ async fn apply_receipt(
         let mut am = m.into_active_model();
         am.status = Set(target.to_owned());
         am.updated_at = Set(now);
-        let m = am.update(txn).await?;
-        frames.push(Outgoing {
-            workspace: acc.workspace_id,
-            kind: "message.updated",
-            data: json!({ "message": views::MessageOut::from(m) }),
-        });
+        updated(acc, am.update(txn).await?, frames);
     }
     Ok(())
 }

@@ -62,6 +62,22 @@ pub struct ConversationOut {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Comment threads: the post they are under.
+    pub post: Option<PostOut>,
+    /// How the customer arrived (ad, link, post), when the platform said.
+    #[schema(value_type = Option<Object>)]
+    pub referral: Option<serde_json::Value>,
+}
+
+/// The post a comment thread hangs under.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PostOut {
+    /// The platform's id of the post or media.
+    pub external_id: String,
+    /// Public link, when known.
+    pub permalink: Option<String>,
+    /// Its text, when known.
+    pub text: Option<String>,
 }
 
 /// A message.
@@ -90,6 +106,28 @@ pub struct MessageOut {
     pub sent_at: DateTime<Utc>,
     /// The platform's message id.
     pub external_id: Option<String>,
+    /// `message` or `comment`.
+    pub kind: String,
+    /// The platform id of the message or comment this one answers.
+    pub in_reply_to: Option<String>,
+    /// Comments: the platform id of who wrote it.
+    pub author_external_id: Option<String>,
+    /// Comments: the name of who wrote it.
+    pub author_name: Option<String>,
+    /// Quick-reply or postback payload, referral, standby.
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<serde_json::Value>,
+    /// Reactions by person: platform id → emoji.
+    #[schema(value_type = Option<Object>)]
+    pub reactions: Option<serde_json::Value>,
+    /// A comment hidden from the public.
+    pub hidden: bool,
+    /// When the author last edited it (earlier texts: `GET /messages/{id}/revisions`).
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When it was unsent or removed; the text stays for the record.
+    pub removed_at: Option<DateTime<Utc>>,
+    /// Comments: when the one allowed private reply was sent.
+    pub private_replied_at: Option<DateTime<Utc>>,
 }
 
 impl From<message::Model> for MessageOut {
@@ -106,6 +144,16 @@ impl From<message::Model> for MessageOut {
             error: m.error,
             sent_at: m.sent_at,
             external_id: m.external_id,
+            kind: m.kind,
+            in_reply_to: m.in_reply_to,
+            author_external_id: m.author_external_id,
+            author_name: m.author_name,
+            meta: m.meta,
+            reactions: m.reactions,
+            hidden: m.hidden,
+            edited_at: m.edited_at,
+            removed_at: m.removed_at,
+            private_replied_at: m.private_replied_at,
         }
     }
 }
@@ -145,38 +193,74 @@ pub async fn conversations_out(
             .find(|x| x.id == c.channel_account_id)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("conversation without channel")))?;
         let ct = contacts.iter().find(|x| x.id == c.contact_id);
-        out.push(ConversationOut {
-            id: c.id,
-            kind: c.kind,
-            status: c.status,
-            channel_account: ChannelRefOut {
-                id: ch.id,
-                platform: ch.platform.clone(),
-                name: ch.name.clone(),
-            },
-            contact: ContactRefOut {
-                id: c.contact_id,
-                name: ct.and_then(|x| x.name.clone()),
-                phone: ct.and_then(|x| x.phone.clone()),
-            },
-            assignee_id: c.assignee_id,
-            labels: labels
-                .iter()
-                .filter(|lab| {
-                    links
-                        .iter()
-                        .any(|l| l.conversation_id == c.id && l.label_id == lab.id)
-                })
-                .map(|lab| lab.name.clone())
-                .collect(),
-            unread_count: c.unread_count,
-            last_message_at: c.last_message_at,
-            last_message_preview: c.last_message_preview,
-            last_inbound_at: c.last_inbound_at,
-            created_at: c.created_at,
-        });
+        let names = labels
+            .iter()
+            .filter(|lab| {
+                links
+                    .iter()
+                    .any(|l| l.conversation_id == c.id && l.label_id == lab.id)
+            })
+            .map(|lab| lab.name.clone())
+            .collect();
+        out.push(conversation_view(c, ch, ct, names));
     }
     Ok(out)
+}
+
+/// The view of one conversation from rows already in hand.
+pub fn conversation_view(
+    c: conversation::Model,
+    ch: &channel_account::Model,
+    ct: Option<&contact::Model>,
+    labels: Vec<String>,
+) -> ConversationOut {
+    let post = c.post_external_id.map(|external_id| PostOut {
+        external_id,
+        permalink: c.post_permalink,
+        text: c.post_text,
+    });
+    ConversationOut {
+        id: c.id,
+        kind: c.kind,
+        status: c.status,
+        channel_account: ChannelRefOut {
+            id: ch.id,
+            platform: ch.platform.clone(),
+            name: ch.name.clone(),
+        },
+        contact: ContactRefOut {
+            id: c.contact_id,
+            name: ct.and_then(|x| x.name.clone()),
+            phone: ct.and_then(|x| x.phone.clone()),
+        },
+        assignee_id: c.assignee_id,
+        labels,
+        unread_count: c.unread_count,
+        last_message_at: c.last_message_at,
+        last_message_preview: c.last_message_preview,
+        last_inbound_at: c.last_inbound_at,
+        created_at: c.created_at,
+        post,
+        referral: c.referral,
+    }
+}
+
+/// The names of a conversation's labels, sorted.
+pub async fn label_names(
+    db: &impl ConnectionTrait,
+    conversation: Uuid,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    label::Entity::find()
+        .join(
+            JoinType::InnerJoin,
+            conversation_label::Relation::Label.def().rev(),
+        )
+        .filter(conversation_label::Column::ConversationId.eq(conversation))
+        .order_by_asc(label::Column::Name)
+        .all(db)
+        .await
+        .map(|ls| ls.into_iter().map(|l| l.name).collect())
 }
 
 /// One conversation of `workspace`, as a view; 404 when it is not in that workspace.

@@ -19,6 +19,14 @@ pub struct Model {
     pub status: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Health: the newest event received for this account.
+    pub last_event_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTimeUtc>,
+    /// History import progress.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub backfill: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,10 @@ pub struct Model {
     pub display_name: Option<String>,
     pub original_contact_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub avatar_url: Option<String>,
+    /// When the platform profile was last fetched (once per identity).
+    pub profile_fetched_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

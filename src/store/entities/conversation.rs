@@ -22,6 +22,15 @@ pub struct Model {
     pub last_message_preview: Option<String>,
     pub last_inbound_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Comment threads: the post (or Instagram media) they hang under.
+    pub post_external_id: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub post_permalink: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub post_text: Option<String>,
+    /// How the customer arrived (ad, link, post), as the connector's `Referral`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub referral: Option<Json>,
     pub updated_at: DateTimeUtc,
 }
 

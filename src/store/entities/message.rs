@@ -24,6 +24,26 @@ pub struct Model {
     pub sent_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `message` or `comment`.
+    pub kind: String,
+    /// The platform id of the message or comment this one answers.
+    pub in_reply_to: Option<String>,
+    /// Comments: the platform id and name of who wrote it (threads have several people).
+    pub author_external_id: Option<String>,
+    pub author_name: Option<String>,
+    /// Quick-reply / postback payloads, standby, … (`MessageMeta`).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub meta: Option<Json>,
+    /// Reactions by person: `{"<platform id>": "<emoji>"}`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub reactions: Option<Json>,
+    /// Comments hidden from the public by the account.
+    pub hidden: bool,
+    pub edited_at: Option<DateTimeUtc>,
+    /// Unsent by the customer or removed from the post: kept, marked.
+    pub removed_at: Option<DateTimeUtc>,
+    /// Comments: when the one allowed private reply was sent.
+    pub private_replied_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
