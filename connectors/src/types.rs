@@ -307,6 +307,20 @@ pub struct Mention {
     pub at: DateTime<Utc>,
 }
 
+/// A customer entered (or re-entered) a conversation through a link, an ad or a plugin without
+/// writing anything yet (Meta's standalone `referral` messaging event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralEvent {
+    /// The platform's id of the account.
+    pub account_external_id: String,
+    /// The customer who arrived.
+    pub contact: ContactRef,
+    /// Where they came from.
+    pub referral: Referral,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// A documented event tongdai does not act on (optin, account linking, handover, page
 /// posts, likes, …): the raw body stays stored; this only names what it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +378,8 @@ pub enum NormalizedEvent {
     Comment(CommentEvent),
     /// The account was mentioned in a comment elsewhere.
     Mention(Mention),
+    /// A customer arrived through a link or ad without writing yet.
+    Referred(ReferralEvent),
     /// A documented event type tongdai does not use.
     Ignored(IgnoredEvent),
 }
@@ -381,6 +397,7 @@ impl NormalizedEvent {
             NormalizedEvent::Reaction(r) => &r.account_external_id,
             NormalizedEvent::Comment(c) => &c.account_external_id,
             NormalizedEvent::Mention(m) => &m.account_external_id,
+            NormalizedEvent::Referred(r) => &r.account_external_id,
             NormalizedEvent::Ignored(i) => &i.account_external_id,
         }
     }

@@ -183,6 +183,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
             status: Set("active".into()),
             created_at: Set(now),
             updated_at: Set(now),
+            ..Default::default()
         })
         .exec_without_returning(&db.write)
         .await?;
@@ -228,6 +229,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
                 display_name: Set(Some(name)),
                 original_contact_id: Set(None),
                 created_at: Set(first),
+                ..Default::default()
             });
             let mut t = first;
             let mut last_text = String::new();
@@ -258,6 +260,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
                     sent_at: Set(t),
                     created_at: Set(t),
                     updated_at: Set(t),
+                    ..Default::default()
                 });
                 msg_no += 1;
             }
@@ -282,6 +285,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
                 last_inbound_at: Set(Some(last_in)),
                 created_at: Set(first),
                 updated_at: Set(t),
+                ..Default::default()
             });
             ids.push(vid);
         }
