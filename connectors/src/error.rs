@@ -81,6 +81,22 @@ pub enum ConnectorError {
         /// Whether the platform says a retry may succeed.
         transient: bool,
     },
+    /// The platform refused the call for lack of permission (Meta code 10, 200–299): a scope
+    /// or Page task is missing, or the policy forbids it. Not retryable; the account may need
+    /// to be reconnected with more permissions.
+    #[error("forbidden (code {code}{}): {message}", subcode.map(|s| format!(", subcode {s}")).unwrap_or_default())]
+    Forbidden {
+        /// Platform-specific error code.
+        code: i64,
+        /// Platform-specific sub code, when there is one.
+        subcode: Option<i64>,
+        /// The platform's message.
+        message: String,
+    },
+    /// The messaging window for this recipient is closed (Meta `10/2018278`, `551`): the
+    /// message may not be sent now, however often it is retried.
+    #[error("outside the messaging window: {0}")]
+    OutsideWindow(String),
     /// The request never got a usable answer (connect error, timeout, bad JSON back).
     #[error("transport error: {0}")]
     Transport(String),
@@ -93,6 +109,33 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// Stable snake_case name of the error class, for logs and JSON error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectorError::Unauthorized(_) => "unauthorized",
+            ConnectorError::RateLimited { .. } => "rate_limited",
+            ConnectorError::Api { .. } => "platform_error",
+            ConnectorError::Forbidden { .. } => "forbidden",
+            ConnectorError::OutsideWindow(_) => "outside_window",
+            ConnectorError::Transport(_) => "transport",
+            ConnectorError::Invalid(_) => "invalid_request",
+            ConnectorError::Unsupported => "unsupported",
+        }
+    }
+
+    /// Whether the account must be reconnected (its token is no longer accepted).
+    pub fn needs_reconnect(&self) -> bool {
+        matches!(self, ConnectorError::Unauthorized(_))
+    }
+
+    /// How long to wait before retrying, when the platform said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ConnectorError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether a later attempt of the same call may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -101,6 +144,8 @@ impl ConnectorError {
                 transient, status, ..
             } => *transient || *status >= 500,
             ConnectorError::Unauthorized(_)
+            | ConnectorError::Forbidden { .. }
+            | ConnectorError::OutsideWindow(_)
             | ConnectorError::Invalid(_)
             | ConnectorError::Unsupported => false,
         }

@@ -5,13 +5,15 @@
 
 pub mod error;
 pub mod facebook;
+pub mod outbound;
 pub mod registry;
 pub mod traits;
 pub mod types;
 pub mod verify;
 
 pub use error::{ConnectorError, ParseError, VerifyError};
+pub use outbound::*;
 pub use registry::{ConnectorsConfig, Registry};
-pub use traits::{Connector, Messaging, WebhookInbound};
+pub use traits::{Comments, Connector, History, Lookup, Messaging, MetaLogin, WebhookInbound};
 pub use types::*;
 pub use verify::{Verified, verify};

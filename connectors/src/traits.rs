@@ -2,11 +2,16 @@
 //! the ones it needs and treats a `None` as "this platform cannot do that".
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::error::{ConnectorError, ParseError, VerifyError};
+use crate::outbound::{
+    AccessToken, CommentReply, HistoryPage, ManagedPage, OutboundMessage, Profile, Recipient,
+    SendPolicy, Sent, UserToken,
+};
 use crate::types::{
     AccountCtx, HandshakeReply, HttpCtx, InboundRequest, NormalizedEvent, OutboundText, Platform,
-    SendReceipt,
+    PostRef, SendReceipt,
 };
 
 /// One platform. Built once at startup from config and shared as `Arc<dyn Connector>`.
@@ -26,6 +31,22 @@ pub trait Connector: Send + Sync + 'static {
     }
     /// Sending messages back to customers.
     fn messaging(&self) -> Option<&dyn Messaging> {
+        None
+    }
+    /// Replying to, hiding and deleting comments under the account's posts.
+    fn comments(&self) -> Option<&dyn Comments> {
+        None
+    }
+    /// Connecting accounts through Facebook Login (Meta platforms only).
+    fn meta_login(&self) -> Option<&dyn MetaLogin> {
+        None
+    }
+    /// Looking up people's profiles and the posts they comment on.
+    fn lookup(&self) -> Option<&dyn Lookup> {
+        None
+    }
+    /// Listing past conversations and comments, to backfill a newly connected account.
+    fn history(&self) -> Option<&dyn History> {
         None
     }
 }
@@ -62,11 +83,180 @@ pub trait WebhookInbound: Send + Sync {
 /// Replies to customers through the platform's API.
 #[async_trait]
 pub trait Messaging: Send + Sync {
-    /// Send a text message.
+    /// Send a message: text or media, to a person or privately to a commenter, under the
+    /// given policy. The platform enforces its windows; choose the policy with
+    /// [`crate::outbound::reply_window`] first. A closed window comes back as
+    /// [`ConnectorError::OutsideWindow`].
+    async fn send(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        msg: &OutboundMessage,
+    ) -> Result<Sent, ConnectorError>;
+
+    /// Send a text message to a person: [`Messaging::send`] with a text, the human-agent
+    /// policy when `outside_standard_window`, and the idempotency key.
     async fn send_text(
         &self,
         cx: &HttpCtx<'_>,
         account: &AccountCtx<'_>,
         msg: &OutboundText<'_>,
-    ) -> Result<SendReceipt, ConnectorError>;
+    ) -> Result<SendReceipt, ConnectorError> {
+        let policy = if msg.outside_standard_window {
+            SendPolicy::HumanAgent
+        } else {
+            SendPolicy::Standard
+        };
+        let mut out = OutboundMessage::text(
+            Recipient::User(msg.recipient_external_id.to_owned()),
+            msg.text,
+        )
+        .with_policy(policy);
+        out.idempotency_key = msg.idempotency_key.map(str::to_owned);
+        let sent = self.send(cx, account, &out).await?;
+        Ok(SendReceipt {
+            external_message_id: sent.external_message_id,
+        })
+    }
+}
+
+/// Public moderation of comments under the account's posts. Private replies to a commenter
+/// go through [`Messaging::send`] with [`Recipient::Comment`].
+#[async_trait]
+pub trait Comments: Send + Sync {
+    /// Reply publicly under comment `comment_id`; returns the new comment's id.
+    async fn reply_to_comment(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<CommentReply, ConnectorError>;
+
+    /// Hide (`true`) or unhide (`false`) a comment. Hidden comments stay visible to their
+    /// author and the author's friends.
+    async fn set_comment_hidden(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        comment_id: &str,
+        hidden: bool,
+    ) -> Result<(), ConnectorError>;
+
+    /// Delete a comment the account wrote (or may moderate).
+    async fn delete_comment(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        comment_id: &str,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// Connecting Facebook Pages (and their linked Instagram accounts) through Facebook Login:
+/// dialog URL → code → user token → long-lived user token → Pages with their tokens →
+/// webhook subscription of each Page.
+#[async_trait]
+pub trait MetaLogin: Send + Sync {
+    /// The login dialog URL to send the user's browser to. `oauth_base` is the dialog
+    /// endpoint (`https://www.facebook.com/v21.0/dialog/oauth` in production); `state` is the
+    /// caller's CSRF token, checked when the browser comes back to `redirect_uri`.
+    fn authorize_url(
+        &self,
+        oauth_base: &str,
+        app_id: &str,
+        redirect_uri: &str,
+        state: &str,
+        scopes: &[&str],
+    ) -> Result<String, ConnectorError>;
+
+    /// Exchange the `code` the dialog redirected with for a (short-lived) user token.
+    /// `redirect_uri` must be the one the dialog was opened with.
+    async fn exchange_code(
+        &self,
+        cx: &HttpCtx<'_>,
+        app_id: &str,
+        app_secret: &str,
+        redirect_uri: &str,
+        code: &str,
+    ) -> Result<UserToken, ConnectorError>;
+
+    /// Exchange a short-lived user token for a long-lived one (~60 days).
+    async fn long_lived(
+        &self,
+        cx: &HttpCtx<'_>,
+        app_id: &str,
+        app_secret: &str,
+        short: &AccessToken,
+    ) -> Result<UserToken, ConnectorError>;
+
+    /// Every Page the user manages, with its Page token and linked Instagram account, across
+    /// all result pages.
+    async fn list_pages(
+        &self,
+        cx: &HttpCtx<'_>,
+        user_token: &AccessToken,
+    ) -> Result<Vec<ManagedPage>, ConnectorError>;
+
+    /// Install the app on a Page for the given webhook fields (required for webhooks).
+    async fn subscribe_page(
+        &self,
+        cx: &HttpCtx<'_>,
+        page_id: &str,
+        page_token: &AccessToken,
+        fields: &[&str],
+    ) -> Result<(), ConnectorError>;
+
+    /// Remove the app from a Page: its webhooks stop.
+    async fn unsubscribe_page(
+        &self,
+        cx: &HttpCtx<'_>,
+        page_id: &str,
+        page_token: &AccessToken,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// Looking things up by id through the account.
+#[async_trait]
+pub trait Lookup: Send + Sync {
+    /// A person's name and picture, as the account may see them.
+    async fn fetch_profile(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        user_id: &str,
+    ) -> Result<Profile, ConnectorError>;
+
+    /// A post (or Instagram media) of the account: text, link and kind.
+    async fn fetch_post(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        post_id: &str,
+    ) -> Result<PostRef, ConnectorError>;
+}
+
+/// Listing what happened before the account was connected, newest first, one page per call.
+/// Events carry the ids webhooks carry, so ingesting both stores each message once.
+#[async_trait]
+pub trait History: Send + Sync {
+    /// One page of messages from conversations updated at or after `since` (messages older
+    /// than `since` are left out). Start with `cursor: None`; continue with the returned
+    /// cursor until it is `None`.
+    async fn list_conversations(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        since: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<HistoryPage, ConnectorError>;
+
+    /// One page of comments (as [`NormalizedEvent::Comment`] additions) under posts created
+    /// at or after `since`; paged like [`History::list_conversations`].
+    async fn list_post_comments(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        since: DateTime<Utc>,
+        cursor: Option<&str>,
+    ) -> Result<HistoryPage, ConnectorError>;
 }

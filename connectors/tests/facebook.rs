@@ -204,17 +204,9 @@ async fn sandbox_failures_map_to_the_right_connector_errors() {
     let e = send(&fb, &sandbox, "4", true)
         .await
         .expect_err("outside window");
+    // Graph's `10/2018278` is its own class: the window is closed, retrying cannot help.
     assert!(
-        matches!(
-            e,
-            ConnectorError::Api {
-                status: 400,
-                code: Some(10),
-                subcode: Some(2_018_278),
-                transient: false,
-                ..
-            }
-        ),
+        matches!(&e, ConnectorError::OutsideWindow(m) if m.contains("outside of allowed window")),
         "{e:?}"
     );
     assert!(!e.is_retryable());
