@@ -61,9 +61,38 @@ pub struct Config {
     /// Time allowed to receive a webhook body; slower senders get 408 (`TONGDAI_WEBHOOK_BODY_TIMEOUT_SECONDS`).
     #[serde(default = "default_body_timeout")]
     pub webhook_body_timeout_seconds: u32,
+    /// Largest customer file copied from a platform CDN (`TONGDAI_MEDIA_MAX_BYTES`).
+    #[serde(default = "default_media_max_bytes")]
+    pub media_max_bytes: u64,
+    /// Hosts (and their subdomains) customer media may be downloaded from
+    /// (`TONGDAI_MEDIA_HOSTS`, comma-separated). The platform API's own host is always allowed.
+    #[serde(default = "default_media_hosts", deserialize_with = "comma_list")]
+    pub media_hosts: Vec<String>,
+    /// A channel that received nothing for this many hours is flagged as quiet in its health
+    /// (`TONGDAI_CHANNEL_QUIET_HOURS`).
+    #[serde(default = "default_quiet_hours")]
+    pub channel_quiet_hours: u32,
     /// Facebook app settings (`TONGDAI_FACEBOOK_*`).
     #[serde(default)]
     pub facebook: FacebookSettings,
+}
+
+/// A list given as a TOML array or as one comma-separated string (environment variables).
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(v) => v,
+        Either::One(s) => s
+            .split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect(),
+    })
 }
 
 /// `[facebook]`: the Meta app that receives Page webhooks and sends Messenger replies.
@@ -81,6 +110,13 @@ pub struct FacebookSettings {
     /// Graph API base URL (`TONGDAI_FACEBOOK_GRAPH_URL`).
     #[serde(default = "default_graph_url")]
     pub graph_url: String,
+    /// Facebook Login dialog URL (`TONGDAI_FACEBOOK_OAUTH_URL`).
+    #[serde(default = "default_oauth_url")]
+    pub oauth_url: String,
+    /// Days of history imported when a Page or Instagram account is connected
+    /// (`TONGDAI_FACEBOOK_BACKFILL_DAYS`; 0 = none).
+    #[serde(default = "default_backfill_days")]
+    pub backfill_days: u32,
 }
 
 impl Default for FacebookSettings {
@@ -90,6 +126,8 @@ impl Default for FacebookSettings {
             app_secret: None,
             verify_token: None,
             graph_url: default_graph_url(),
+            oauth_url: default_oauth_url(),
+            backfill_days: default_backfill_days(),
         }
     }
 }
@@ -126,6 +164,29 @@ fn default_body_timeout() -> u32 {
 }
 fn default_graph_url() -> String {
     "https://graph.facebook.com/v21.0".to_owned()
+}
+fn default_oauth_url() -> String {
+    "https://www.facebook.com/v21.0/dialog/oauth".to_owned()
+}
+fn default_backfill_days() -> u32 {
+    30
+}
+fn default_media_max_bytes() -> u64 {
+    25 * 1024 * 1024
+}
+fn default_media_hosts() -> Vec<String> {
+    [
+        "fbcdn.net",
+        "fbsbx.com",
+        "cdninstagram.com",
+        "facebook.com",
+        "instagram.com",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+fn default_quiet_hours() -> u32 {
+    72
 }
 
 impl Config {

@@ -44,6 +44,22 @@ pub enum AppError {
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but a rule forbids it now (a closed reply window, a second private reply).
+    #[error("{message}")]
+    Refused {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The platform refused or failed the call made on the caller's behalf.
+    #[error("{message}")]
+    Platform {
+        /// Machine-readable code.
+        code: &'static str,
+        /// The platform's answer, without secrets.
+        message: String,
+    },
     /// Too many attempts.
     #[error("too many attempts, try again later")]
     RateLimited {
@@ -69,6 +85,13 @@ impl AppError {
     /// 401 with a code and message.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
         AppError::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    /// 422 with a code and message.
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Refused {
             code,
             message: message.into(),
         }
@@ -105,6 +128,8 @@ impl IntoResponse for AppError {
             AppError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, *code),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Refused { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
+            AppError::Platform { code, .. } => (StatusCode::BAD_GATEWAY, *code),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "could_not_persist"),
             AppError::Internal(e) => {

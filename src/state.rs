@@ -25,6 +25,10 @@ pub struct Limiters {
     pub login_ip: DefaultKeyedRateLimiter<std::net::IpAddr>,
     /// Outbound sends per channel account.
     pub send: DefaultKeyedRateLimiter<Uuid>,
+    /// Audio and video sends per channel account (Messenger allows 10/s per Page for those).
+    pub send_heavy: DefaultKeyedRateLimiter<Uuid>,
+    /// Accounts the platform told us to leave alone until an instant (usage headers, throttling).
+    holds: std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>,
 }
 
 impl Limiters {
@@ -38,7 +42,32 @@ impl Limiters {
             send: RateLimiter::keyed(Quota::per_second(
                 NonZeroU32::new(cfg.send_rate_per_second.max(1)).expect("max(1) is non-zero"),
             )),
+            send_heavy: RateLimiter::keyed(Quota::per_second(
+                NonZeroU32::new(cfg.send_rate_per_second.clamp(1, 5)).expect("clamped ≥ 1"),
+            )),
+            holds: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Leave `account` alone for `d` (the longest hold wins).
+    pub fn hold(&self, account: Uuid, d: std::time::Duration) {
+        let until = std::time::Instant::now() + d;
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        holds.retain(|_, t| *t > now);
+        let e = holds.entry(account).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+    }
+
+    /// How long `account` is still held, if it is.
+    pub fn held(&self, account: Uuid) -> Option<std::time::Duration> {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        holds
+            .get(&account)
+            .map(|t| t.saturating_duration_since(std::time::Instant::now()))
+            .filter(|d| !d.is_zero())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::services::contacts::{self, ContactOut};
 use crate::services::conversations::{
     self, ConversationFilter, ConversationPatch, MessageFilter, Page, ReplyIn,
 };
+use crate::services::outbound;
 use crate::services::settings::{self, CannedIn, CannedOut, LabelIn, LabelOut};
 use crate::services::views::{ConversationOut, MessageOut};
 use crate::state::AppState;
@@ -36,6 +37,55 @@ pub async fn message_revisions(
     Path(id): Path<Uuid>,
 ) -> AppResult<Json<Vec<conversations::RevisionOut>>> {
     Ok(Json(conversations::revisions(&s, &p, id).await?))
+}
+
+/// A private reply's text.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PrivateReplyIn {
+    /// What to send to the commenter in Messenger / Instagram Direct.
+    pub text: String,
+}
+
+/// Hide or unhide.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct HideIn {
+    /// `true` hides the comment from the public, `false` shows it again.
+    pub hidden: bool,
+}
+
+/// Send the one private reply a comment allows (queued; 422 when no longer allowed).
+#[utoipa::path(post, path = "/api/v1/messages/{id}/private-reply", tag = "inbox", params(("id" = Uuid, Path)), request_body = PrivateReplyIn, responses((status = 202, body = MessageOut), (status = 422, body = crate::error::ErrorOut)))]
+pub async fn private_reply(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    AppJson(input): AppJson<PrivateReplyIn>,
+) -> AppResult<(StatusCode, Json<MessageOut>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(outbound::private_reply(&s, &p, id, &input.text).await?),
+    ))
+}
+
+/// Hide or unhide a comment on the platform.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/hide", tag = "inbox", params(("id" = Uuid, Path)), request_body = HideIn, responses((status = 200, body = MessageOut), (status = 502, body = crate::error::ErrorOut)))]
+pub async fn hide_comment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    AppJson(input): AppJson<HideIn>,
+) -> AppResult<Json<MessageOut>> {
+    Ok(Json(outbound::set_hidden(&s, &p, id, input.hidden).await?))
+}
+
+/// Delete one of the account's own comment replies on the platform (kept here, marked removed).
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "inbox", params(("id" = Uuid, Path)), responses((status = 200, body = MessageOut), (status = 502, body = crate::error::ErrorOut)))]
+pub async fn delete_comment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<MessageOut>> {
+    Ok(Json(outbound::delete_comment(&s, &p, id).await?))
 }
 
 /// One conversation.
@@ -245,6 +295,9 @@ pub fn router() -> Router<AppState> {
             get(list_messages).post(create_reply),
         )
         .route("/api/v1/messages/{id}/revisions", get(message_revisions))
+        .route("/api/v1/messages/{id}/private-reply", post(private_reply))
+        .route("/api/v1/messages/{id}/hide", post(hide_comment))
+        .route("/api/v1/messages/{id}", delete(delete_comment))
         .route("/api/v1/contacts", get(search_contacts))
         .route("/api/v1/contacts/{id}", get(get_contact))
         .route("/api/v1/contacts/{id}/merge", post(merge_contact))

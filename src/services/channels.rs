@@ -32,12 +32,57 @@ pub struct ChannelAccountOut {
     /// Non-secret settings.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
-    /// `active`, `disabled` or `reauth_required`.
+    /// `active`, `disabled` or `needs_reauth` (the platform refused its token: reconnect).
     pub status: String,
     /// Whether an access token is stored.
     pub has_access_token: bool,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// How the channel is doing.
+    pub health: ChannelHealthOut,
+    /// History import progress (`{state, since, conversations, messages, comments, …}`).
+    #[schema(value_type = Option<Object>)]
+    pub backfill: Option<serde_json::Value>,
+}
+
+/// A channel's health, for marketers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelHealthOut {
+    /// `ok`, `needs_reauth` (reconnect), `quiet` (nothing received for an unusual time),
+    /// `error` (the last call failed) or `disabled`.
+    pub state: String,
+    /// The newest event received from the platform.
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// The platform's last error on an outbound call.
+    pub last_error: Option<String>,
+    /// When that error happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The health of `a` now; `quiet_hours` is how long without events is unusual.
+pub fn health(
+    a: &channel_account::Model,
+    quiet_hours: u32,
+    now: DateTime<Utc>,
+) -> ChannelHealthOut {
+    let quiet_since = now - chrono::Duration::hours(i64::from(quiet_hours));
+    let recent_error = a.last_error_at.is_some_and(|t| {
+        a.last_event_at.is_none_or(|e| t > e) && now - t < chrono::Duration::hours(24)
+    });
+    let state = match a.status.as_str() {
+        "disabled" => "disabled",
+        "needs_reauth" => "needs_reauth",
+        _ if recent_error => "error",
+        // A channel connected long enough ago that has heard nothing for the quiet period.
+        _ if a.last_event_at.unwrap_or(a.created_at) < quiet_since => "quiet",
+        _ => "ok",
+    };
+    ChannelHealthOut {
+        state: state.to_owned(),
+        last_event_at: a.last_event_at,
+        last_error: a.last_error.clone(),
+        last_error_at: a.last_error_at,
+    }
 }
 
 /// Connect an account.
@@ -73,8 +118,10 @@ pub struct ChannelAccountPatch {
     pub status: Option<String>,
 }
 
-fn out(a: channel_account::Model) -> ChannelAccountOut {
+fn out(state: &AppState, a: channel_account::Model) -> ChannelAccountOut {
     ChannelAccountOut {
+        health: health(&a, state.cfg.channel_quiet_hours, Utc::now()),
+        backfill: a.backfill.clone(),
         id: a.id,
         platform: a.platform,
         external_id: a.external_id,
@@ -108,7 +155,7 @@ pub async fn list(state: &AppState, p: &Principal) -> AppResult<Vec<ChannelAccou
         .all(&state.db.read)
         .await?
         .into_iter()
-        .map(out)
+        .map(|a| out(state, a))
         .collect())
 }
 
@@ -161,7 +208,7 @@ pub async fn create(
     .await?;
     requeue_unrouted(state, platform).await?;
     tracing::info!(platform = %platform, account = %a.id, "channel account connected");
-    Ok(out(a))
+    Ok(out(state, a))
 }
 
 /// Put events that named no known account back in the queue (after an account is connected).
@@ -233,7 +280,7 @@ pub async fn update(
         // Events that arrived while it was disabled were kept; apply them now.
         requeue_unrouted(state, platform).await?;
     }
-    Ok(out(a))
+    Ok(out(state, a))
 }
 
 /// `POST /channel-accounts/{id}/disable`.

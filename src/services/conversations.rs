@@ -12,20 +12,17 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tongdai_connectors::{AccountCtx, ConnectorError, HttpCtx, OutboundText, Platform};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
-use crate::services::channels::account_token;
-use crate::services::jobs::{self, JobFailure};
+use crate::services::jobs;
 use crate::services::views::{self, ConversationOut, MessageOut};
 use crate::state::AppState;
 use crate::store::entities::{
-    channel_account, contact_identity, conversation, conversation_label, job, label, message,
-    message_revision,
+    channel_account, conversation, conversation_label, label, message, message_revision,
 };
 
 /// Filters of the conversation list.
@@ -375,22 +372,42 @@ pub async fn revisions(state: &AppState, p: &Principal, id: Uuid) -> AppResult<V
 
 /// A reply.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyIn {
-    /// Text to send.
+    /// Text to send (may be empty when an attachment is given).
+    #[serde(default)]
     pub text: String,
+    /// Direct conversations: an image, video, audio clip or file to send by URL (sent before
+    /// the text when both are given).
+    pub attachment: Option<AttachmentIn>,
+    /// Direct conversations: quick-reply buttons under the text (at most 13).
+    #[serde(default)]
+    pub quick_replies: Vec<QuickReplyIn>,
+    /// Comment threads: the comment to answer publicly (default: the thread's first comment).
+    pub reply_to: Option<Uuid>,
 }
 
-/// `POST /conversations/{id}/messages`: store the reply as `queued` and enqueue its sending.
-#[tracing::instrument(skip_all, fields(conversation = %id))]
-pub async fn reply(
-    state: &AppState,
-    p: &Principal,
-    id: Uuid,
-    input: ReplyIn,
-) -> AppResult<MessageOut> {
-    p.require(Permission::WorkInbox)?;
+/// A file to send by URL.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct AttachmentIn {
+    /// `image`, `video`, `audio` or `file`.
+    pub kind: String,
+    /// A public `https://` (or `http://`) URL the platform fetches it from.
+    pub url: String,
+}
+
+/// A quick-reply button.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct QuickReplyIn {
+    /// What the button says (at most 20 characters).
+    pub title: String,
+    /// What comes back when it is tapped (at most 1000 characters).
+    pub payload: String,
+}
+
+fn check_reply(input: &ReplyIn) -> AppResult<()> {
     let text = input.text.trim();
-    if text.is_empty() {
+    if text.is_empty() && input.attachment.is_none() {
         return Err(AppError::bad_request(
             "empty_message",
             "message text is empty",
@@ -402,6 +419,58 @@ pub async fn reply(
             "messages are limited to 2000 characters",
         ));
     }
+    if let Some(a) = &input.attachment {
+        if !matches!(a.kind.as_str(), "image" | "video" | "audio" | "file") {
+            return Err(AppError::bad_request(
+                "bad_attachment",
+                "attachment kind must be image, video, audio or file",
+            ));
+        }
+        let ok = url::Url::parse(&a.url)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+        if !ok {
+            return Err(AppError::bad_request(
+                "bad_attachment",
+                "attachment url must be an http(s) URL",
+            ));
+        }
+    }
+    if input.quick_replies.len() > 13 {
+        return Err(AppError::bad_request(
+            "too_many_quick_replies",
+            "at most 13 quick replies",
+        ));
+    }
+    if input.quick_replies.iter().any(|q| {
+        q.title.trim().is_empty() || q.title.chars().count() > 20 || q.payload.len() > 1000
+    }) {
+        return Err(AppError::bad_request(
+            "bad_quick_reply",
+            "quick replies need a title of 1–20 characters and a payload of at most 1000",
+        ));
+    }
+    if !input.quick_replies.is_empty() && text.is_empty() {
+        return Err(AppError::bad_request(
+            "bad_quick_reply",
+            "quick replies go under a text",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /conversations/{id}/messages`: store the reply as `queued` and enqueue its sending.
+/// In a direct conversation it goes to the customer (refused with 422 when the platform's
+/// reply window is closed); in a comment thread it is a public reply under a comment.
+#[tracing::instrument(skip_all, fields(conversation = %id))]
+pub async fn reply(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    input: ReplyIn,
+) -> AppResult<MessageOut> {
+    p.require(Permission::WorkInbox)?;
+    check_reply(&input)?;
+    let text = input.text.trim();
     let now = Utc::now();
     let txn = state.db.write.begin().await?;
     let c = conversation::Entity::find_by_id(id)
@@ -409,212 +478,130 @@ pub async fn reply(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
-    let m = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(p.workspace_id),
-        conversation_id: Set(c.id),
-        channel_account_id: Set(c.channel_account_id),
-        external_id: Set(None),
-        direction: Set("out".into()),
-        sender_kind: Set("agent".into()),
-        author_user_id: Set(p.user_id),
-        text: Set(Some(text.to_owned())),
-        attachments: Set(json!([])),
-        status: Set("queued".into()),
-        error: Set(None),
-        sent_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let acc = channel_account::Entity::find_by_id(c.channel_account_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("channel account"))?;
+    // (kind, in_reply_to, attachments, meta) of each row to queue, in sending order.
+    let mut rows: Vec<(
+        &str,
+        Option<String>,
+        serde_json::Value,
+        Option<serde_json::Value>,
+        Option<&str>,
+    )> = Vec::new();
+    if c.kind == "comment_thread" {
+        if input.attachment.is_some() || !input.quick_replies.is_empty() {
+            return Err(AppError::bad_request(
+                "text_only",
+                "public comment replies take text only",
+            ));
+        }
+        let target = match input.reply_to {
+            Some(mid) => {
+                message::Entity::find_by_id(mid)
+                    .filter(message::Column::ConversationId.eq(c.id))
+                    .filter(message::Column::Kind.eq("comment"))
+                    .one(&txn)
+                    .await?
+                    .ok_or(AppError::NotFound("comment"))?
+                    .external_id
+            }
+            None => Some(c.external_thread_id.clone()),
+        }
+        .ok_or_else(|| AppError::bad_request("not_sent", "that comment has not been posted"))?;
+        rows.push(("comment", Some(target), json!([]), None, Some(text)));
+    } else {
+        let window = views::reply_state(&acc.platform, &c.kind, c.last_inbound_at, now);
+        if !window.can_reply {
+            return Err(AppError::refused(
+                "reply_window_closed",
+                window.reason.unwrap_or_default(),
+            ));
+        }
+        if let Some(a) = &input.attachment {
+            rows.push((
+                "message",
+                None,
+                json!([{ "kind": a.kind, "url": a.url }]),
+                None,
+                None,
+            ));
+        }
+        if !text.is_empty() {
+            let meta = (!input.quick_replies.is_empty())
+                .then(|| json!({ "quick_replies": input.quick_replies }));
+            rows.push(("message", None, json!([]), meta, Some(text)));
+        }
     }
-    .insert(&txn)
-    .await?;
-    jobs::enqueue(
-        &txn,
-        jobs::kind::SEND_MESSAGE,
-        json!({ "message_id": m.id }),
-        now,
-    )
-    .await?;
+    let mut created = Vec::new();
+    for (i, (kind, in_reply_to, attachments, meta, body)) in rows.into_iter().enumerate() {
+        // Consecutive rows a microsecond apart keep their order in the thread.
+        let at = now + chrono::Duration::microseconds(i as i64);
+        let m = message::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            workspace_id: Set(p.workspace_id),
+            conversation_id: Set(c.id),
+            channel_account_id: Set(c.channel_account_id),
+            external_id: Set(None),
+            direction: Set("out".into()),
+            sender_kind: Set("agent".into()),
+            author_user_id: Set(p.user_id),
+            text: Set(body.map(str::to_owned)),
+            attachments: Set(attachments),
+            status: Set("queued".into()),
+            error: Set(None),
+            sent_at: Set(at),
+            created_at: Set(now),
+            updated_at: Set(now),
+            kind: Set(kind.into()),
+            in_reply_to: Set(in_reply_to),
+            meta: Set(meta),
+            hidden: Set(false),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        jobs::enqueue(
+            &txn,
+            jobs::kind::SEND_MESSAGE,
+            json!({ "message_id": m.id }),
+            now,
+        )
+        .await?;
+        created.push(m);
+    }
+    let last = created
+        .last()
+        .cloned()
+        .ok_or_else(|| AppError::bad_request("empty_message", "nothing to send"))?;
+    let preview = if text.is_empty() {
+        input
+            .attachment
+            .as_ref()
+            .map(|a| format!("[{}]", a.kind))
+            .unwrap_or_default()
+    } else {
+        text.chars().take(140).collect()
+    };
     let mut am = c.into_active_model();
     am.last_message_at = Set(Some(now));
-    am.last_message_preview = Set(Some(text.chars().take(140).collect()));
+    am.last_message_preview = Set(Some(preview));
     am.unread_count = Set(0);
     am.updated_at = Set(now);
     am.update(&txn).await?;
     let conv = views::conversation_out(&txn, p.workspace_id, id).await?;
     txn.commit().await?;
-    let out = MessageOut::from(m);
-    state
-        .bus
-        .publish(
-            p.workspace_id,
-            "message.created",
-            json!({ "message": out, "conversation": conv }),
-        )
-        .await;
-    state.jobs_notify.notify_one();
-    Ok(out)
-}
-
-/// Run a `send_message` job: call the platform, record the outcome, publish it.
-pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
-    let fatal = |m: String| JobFailure {
-        retryable: false,
-        message: m,
-    };
-    let db_err = |e: sea_orm::DbErr| JobFailure {
-        retryable: true,
-        message: format!("database: {e}"),
-    };
-    let mid: Uuid = j
-        .payload
-        .get("message_id")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| fatal("payload has no message_id".into()))?;
-    let Some(m) = message::Entity::find_by_id(mid)
-        .one(&state.db.write)
-        .await
-        .map_err(db_err)?
-    else {
-        return Ok(()); // deleted since: nothing to send
-    };
-    if m.status != "queued" {
-        return Ok(()); // already sent by an earlier attempt
-    }
-    let c = conversation::Entity::find_by_id(m.conversation_id)
-        .one(&state.db.write)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| fatal("conversation gone".into()))?;
-    let acc = channel_account::Entity::find_by_id(c.channel_account_id)
-        .one(&state.db.write)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| fatal("channel account gone".into()))?;
-    let idn = contact_identity::Entity::find_by_id(c.identity_id)
-        .one(&state.db.write)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| fatal("identity gone".into()))?;
-
-    let result = send(
-        state,
-        &acc,
-        &idn.external_id,
-        &c,
-        m.text.as_deref().unwrap_or_default(),
-        &m.id.to_string(),
-    )
-    .await;
-    let last_attempt = j.attempts >= j.max_attempts;
-    let (status, external, error, outcome) = match result {
-        Ok(mid) => ("sent", Some(mid), None, Ok(())),
-        Err(e) => {
-            let retry = e.is_retryable() && !last_attempt;
-            let status = if retry { "queued" } else { "failed" };
-            if matches!(e, ConnectorError::Unauthorized(_)) {
-                let _ = channel_account::Entity::update_many()
-                    .col_expr(
-                        channel_account::Column::Status,
-                        Expr::value("reauth_required"),
-                    )
-                    .filter(channel_account::Column::Id.eq(acc.id))
-                    .exec(&state.db.write)
-                    .await;
-            }
-            (
-                status,
-                None,
-                Some(e.to_string()),
-                Err(JobFailure {
-                    retryable: e.is_retryable(),
-                    message: e.to_string(),
-                }),
+    for m in created {
+        state
+            .bus
+            .publish(
+                p.workspace_id,
+                "message.created",
+                json!({ "message": MessageOut::from(m), "conversation": conv }),
             )
-        }
-    };
-    let txn = state.db.write.begin().await.map_err(db_err)?;
-    if let Some(ext) = &external {
-        // The platform's echo of this very send may have been stored first (when the app id is
-        // not configured, echoes cannot be told apart): this row supersedes it.
-        message::Entity::delete_many()
-            .filter(message::Column::ChannelAccountId.eq(m.channel_account_id))
-            .filter(message::Column::ExternalId.eq(ext.as_str()))
-            .filter(message::Column::SenderKind.eq("page"))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
+            .await;
     }
-    let mut am = m.into_active_model();
-    am.status = Set(status.to_owned());
-    if external.is_some() {
-        am.external_id = Set(external);
-    }
-    am.error = Set(error);
-    am.updated_at = Set(Utc::now());
-    let m = am.update(&txn).await.map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
-    state
-        .bus
-        .publish(
-            m.workspace_id,
-            "message.updated",
-            json!({ "message": MessageOut::from(m) }),
-        )
-        .await;
-    outcome
-}
-
-async fn send(
-    state: &AppState,
-    acc: &channel_account::Model,
-    recipient: &str,
-    c: &conversation::Model,
-    text: &str,
-    idempotency_key: &str,
-) -> Result<String, ConnectorError> {
-    if acc.status == "disabled" {
-        return Err(ConnectorError::Invalid(
-            "channel account is disabled".into(),
-        ));
-    }
-    let platform: Platform = acc
-        .platform
-        .parse()
-        .map_err(|_| ConnectorError::Unsupported)?;
-    let connector = state
-        .connectors
-        .get(platform)
-        .ok_or(ConnectorError::Unsupported)?;
-    let messaging = connector.messaging().ok_or(ConnectorError::Unsupported)?;
-    let token = account_token(state, acc)
-        .ok_or_else(|| ConnectorError::Invalid("channel account has no access token".into()))?;
-    // Per-account outbound limit: wait our turn rather than be throttled by the platform.
-    state.limits.send.until_key_ready(&acc.id).await;
-    let outside = c
-        .last_inbound_at
-        .is_none_or(|t| Utc::now() - t > chrono::Duration::hours(24));
-    let receipt = messaging
-        .send_text(
-            &HttpCtx {
-                http: &state.http,
-                base_url: state.api_base(platform),
-            },
-            &AccountCtx {
-                external_id: &acc.external_id,
-                access_token: &token,
-            },
-            &OutboundText {
-                recipient_external_id: recipient,
-                text,
-                outside_standard_window: outside,
-                // The message id: the same on every attempt, so a send retried after a crash
-                // is recognised by platforms that honour the key.
-                idempotency_key: Some(idempotency_key),
-            },
-        )
-        .await?;
-    Ok(receipt.external_message_id)
+    state.jobs_notify.notify_one();
+    Ok(MessageOut::from(last))
 }

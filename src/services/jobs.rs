@@ -19,6 +19,15 @@ use crate::store::entities::job;
 pub mod kind {
     /// Send an agent's reply through the platform (`{"message_id": …}`).
     pub const SEND_MESSAGE: &str = "send_message";
+    /// Fetch a new person's platform profile (name, picture) once (`{"identity_id": …}`).
+    pub const FETCH_PROFILE: &str = "fetch_profile";
+    /// Fetch the text and link of the post a new comment thread is under
+    /// (`{"conversation_id": …}`).
+    pub const FETCH_POST: &str = "fetch_post";
+    /// Copy a customer's attachments from the platform CDN (`{"message_id": …}`).
+    pub const FETCH_MEDIA: &str = "fetch_media";
+    /// Import a newly connected account's recent history (`{"channel_account_id": …}`).
+    pub const BACKFILL: &str = "backfill";
 }
 
 /// A failed run.
@@ -28,6 +37,27 @@ pub struct JobFailure {
     pub retryable: bool,
     /// What went wrong (stored on the job).
     pub message: String,
+    /// When the platform said when to come back (throttling), instead of the backoff schedule.
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl JobFailure {
+    /// A failure a later attempt may get past.
+    pub fn retry(message: impl Into<String>) -> Self {
+        JobFailure {
+            retryable: true,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// A failure no attempt will get past.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        JobFailure {
+            retryable: false,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
 }
 
 /// Insert a job (inside the caller's transaction).
@@ -114,7 +144,10 @@ pub async fn finish(
         Err(f) => {
             state.metrics.job(false);
             let delay = if f.retryable && j.attempts < j.max_attempts {
-                next_delay(j.attempts)
+                // The platform's own "come back in …" wins over the schedule (capped at a day).
+                f.retry_after
+                    .map(|d| d.min(std::time::Duration::from_secs(86_400)))
+                    .or_else(|| next_delay(j.attempts))
             } else {
                 None
             };
@@ -161,11 +194,8 @@ pub async fn run_due(state: &AppState) -> Result<usize, sea_orm::DbErr> {
 
 async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
     match j.kind.as_str() {
-        kind::SEND_MESSAGE => crate::services::conversations::deliver(state, j).await,
-        other => Err(JobFailure {
-            retryable: false,
-            message: format!("unknown job kind {other}"),
-        }),
+        kind::SEND_MESSAGE => crate::services::outbound::deliver(state, j).await,
+        other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }
 

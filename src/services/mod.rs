@@ -9,5 +9,6 @@ pub mod events;
 pub mod ingest;
 pub mod jobs;
 pub mod normalize;
+pub mod outbound;
 pub mod settings;
 pub mod views;

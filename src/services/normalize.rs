@@ -22,7 +22,7 @@ use tongdai_connectors::{
 use uuid::Uuid;
 
 use crate::domain::phone::find_phones;
-use crate::services::{contacts, views};
+use crate::services::{contacts, jobs, views};
 use crate::state::AppState;
 use crate::store::entities::{
     channel_account, contact, contact_identity, conversation, inbound_event, message,
@@ -235,6 +235,20 @@ async fn apply_row(
         }
         apply_event(state, txn, &acc, ev, frames).await?;
     }
+    for acc in accounts.values().flatten() {
+        // Channel health: when the account last heard from its platform (to the minute, so
+        // the hot path writes it rarely).
+        if acc
+            .last_event_at
+            .is_none_or(|t| now - t > chrono::Duration::seconds(60))
+        {
+            channel_account::Entity::update_many()
+                .col_expr(channel_account::Column::LastEventAt, Expr::value(now))
+                .filter(channel_account::Column::Id.eq(acc.id))
+                .exec(txn)
+                .await?;
+        }
+    }
     am.workspace_id = Set(first.as_ref().map(|a| a.workspace_id));
     am.channel_account_id = Set(first.as_ref().map(|a| a.id));
     if unknown.is_empty() {
@@ -265,6 +279,24 @@ async fn find_account(
         .filter(channel_account::Column::ExternalId.eq(external_id))
         .one(db)
         .await
+}
+
+/// Apply events fetched from a platform's API (history backfill) to `acc` in one
+/// transaction, exactly as if they had come by webhook (the same ids dedupe both), then
+/// publish their frames.
+pub async fn apply_fetched(
+    state: &AppState,
+    acc: &channel_account::Model,
+    events: &[NormalizedEvent],
+) -> Result<(), sea_orm::DbErr> {
+    let txn = state.db.write.begin().await?;
+    let mut frames = Vec::new();
+    for ev in events {
+        apply_event(state, &txn, acc, ev, &mut frames).await?;
+    }
+    txn.commit().await?;
+    publish(state, frames).await;
+    Ok(())
 }
 
 async fn apply_event(
@@ -362,7 +394,22 @@ async fn upsert_identity(
     }
     .insert(txn)
     .await?;
+    if profiles_supported(acc) {
+        // Name and picture come from the platform, once, outside this transaction.
+        jobs::enqueue(
+            txn,
+            jobs::kind::FETCH_PROFILE,
+            json!({ "identity_id": idn.id }),
+            now,
+        )
+        .await?;
+    }
     Ok((idn, c))
+}
+
+/// Platforms whose connector can look people and posts up.
+fn profiles_supported(acc: &channel_account::Model) -> bool {
+    matches!(acc.platform.as_str(), "facebook" | "instagram")
 }
 
 /// The conversation of `thread` on `acc`, locked for update on PostgreSQL.
@@ -482,7 +529,18 @@ async fn insert_message(
         ])
         .exec_without_returning(txn)
         .await?;
-    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0).then_some(model))
+    let fresh = matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0);
+    if fresh && n.inbound && n.attachments.iter().any(|a| a.url.is_some()) {
+        // Platform CDN links expire: copy the files while they are fresh.
+        jobs::enqueue(
+            txn,
+            jobs::kind::FETCH_MEDIA,
+            json!({ "message_id": model.id }),
+            now,
+        )
+        .await?;
+    }
+    Ok(fresh.then_some(model))
 }
 
 /// Move the conversation's "latest" fields and counters for a new message.
@@ -966,6 +1024,18 @@ async fn add_comment(
     } else {
         conv
     };
+    if fresh
+        && profiles_supported(acc)
+        && (conv.post_permalink.is_none() || conv.post_text.is_none())
+    {
+        jobs::enqueue(
+            txn,
+            jobs::kind::FETCH_POST,
+            json!({ "conversation_id": conv.id }),
+            Utc::now(),
+        )
+        .await?;
+    }
     let Some(msg) = insert_message(
         txn,
         acc,

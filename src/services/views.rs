@@ -67,6 +67,70 @@ pub struct ConversationOut {
     /// How the customer arrived (ad, link, post), when the platform said.
     #[schema(value_type = Option<Object>)]
     pub referral: Option<serde_json::Value>,
+    /// Whether and until when an agent can reply here.
+    pub reply: ReplyStateOut,
+}
+
+/// Whether an agent can reply in a conversation now, and until when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReplyStateOut {
+    /// A reply would be sent.
+    pub can_reply: bool,
+    /// `standard` (the platform's normal window), `human_agent` (Messenger's HUMAN_AGENT tag,
+    /// after 24 h and up to 7 days), `comment` (public comment replies: no window), `open`
+    /// (platforms without a window) or `closed`.
+    pub mode: String,
+    /// When the current mode ends (`standard` → `human_agent` → `closed`).
+    pub until: Option<DateTime<Utc>>,
+    /// Why not, when `closed`.
+    pub reason: Option<String>,
+}
+
+/// The reply state of a conversation on `platform` whose customer last wrote at
+/// `last_inbound` (Meta's windows for Facebook and Instagram, `shared/specs/social.md` §2.6).
+pub fn reply_state(
+    platform: &str,
+    kind: &str,
+    last_inbound: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ReplyStateOut {
+    use tongdai_connectors::outbound::{ReplyWindow, WindowClosedReason, reply_window};
+    let open = |mode: &str, until| ReplyStateOut {
+        can_reply: true,
+        mode: mode.to_owned(),
+        until,
+        reason: None,
+    };
+    if kind == "comment_thread" {
+        return open("comment", None);
+    }
+    if !matches!(platform, "facebook" | "instagram") {
+        return open("open", None);
+    }
+    match reply_window(last_inbound, now) {
+        ReplyWindow::Standard => open(
+            "standard",
+            last_inbound.map(|t| t + chrono::Duration::hours(24)),
+        ),
+        ReplyWindow::HumanAgent => open(
+            "human_agent",
+            last_inbound.map(|t| t + chrono::Duration::days(7)),
+        ),
+        ReplyWindow::Closed { reason, since } => ReplyStateOut {
+            can_reply: false,
+            mode: "closed".into(),
+            until: since,
+            reason: Some(match reason {
+                WindowClosedReason::NoCustomerMessage => {
+                    "the customer has not written yet: the platform allows no message first".into()
+                }
+                WindowClosedReason::AlreadyReplied => "already replied".into(),
+                WindowClosedReason::Expired => {
+                    "the customer last wrote more than 7 days ago: Meta allows no reply until they write again".into()
+                }
+            }),
+        },
+    }
 }
 
 /// The post a comment thread hangs under.
@@ -214,6 +278,7 @@ pub fn conversation_view(
     ct: Option<&contact::Model>,
     labels: Vec<String>,
 ) -> ConversationOut {
+    let reply = reply_state(&ch.platform, &c.kind, c.last_inbound_at, Utc::now());
     let post = c.post_external_id.map(|external_id| PostOut {
         external_id,
         permalink: c.post_permalink,
@@ -241,6 +306,7 @@ pub fn conversation_view(
         last_inbound_at: c.last_inbound_at,
         created_at: c.created_at,
         post,
+        reply,
         referral: c.referral,
     }
 }

@@ -14,3 +14,5 @@ mod multinode;
 mod ops;
 mod realtime;
 mod replies;
+mod social;
+mod social_actions;
