@@ -562,15 +562,17 @@ pub async fn reply(
         }
         .insert(&txn)
         .await?;
-        jobs::enqueue(
-            &txn,
-            jobs::kind::SEND_MESSAGE,
-            json!({ "message_id": m.id }),
-            now,
-        )
-        .await?;
         created.push(m);
     }
+    // One job for the rows of one reply, so they reach the customer in order.
+    let ids: Vec<Uuid> = created.iter().map(|m| m.id).collect();
+    jobs::enqueue(
+        &txn,
+        jobs::kind::SEND_MESSAGE,
+        json!({ "message_ids": ids }),
+        now,
+    )
+    .await?;
     let last = created
         .last()
         .cloned()

@@ -103,7 +103,11 @@ async fn pace(state: &AppState, acc: Uuid, heavy: bool) -> Result<(), ConnectorE
 }
 
 /// The effect of an outbound failure on its channel (health and state).
-async fn note_failure(state: &AppState, acc: &channel_account::Model, e: &ConnectorError) {
+pub(crate) async fn note_failure(
+    state: &AppState,
+    acc: &channel_account::Model,
+    e: &ConnectorError,
+) {
     let now = Utc::now();
     let mut q = channel_account::Entity::update_many()
         .col_expr(
@@ -160,15 +164,39 @@ fn to_app(e: ConnectorError) -> AppError {
     }
 }
 
-/// Run a `send_message` job: call the platform, record the outcome, publish it.
+/// Run a `send_message` job (`{"message_id"}` or `{"message_ids": [...]}`, sent in that
+/// order): call the platform, record each outcome, publish it. A row that fails for good does
+/// not hold back the next; a retryable failure stops here and the job comes back (rows already
+/// sent are skipped then).
 pub async fn deliver(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
+    let ids: Vec<Uuid> = match (j.payload.get("message_ids"), j.payload.get("message_id")) {
+        (Some(list), _) => list
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+            .unwrap_or_default(),
+        (None, Some(one)) => one
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .into_iter()
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    if ids.is_empty() {
+        return Err(JobFailure::fatal("payload has no message ids"));
+    }
+    let mut fatal = None;
+    for mid in ids {
+        match deliver_one(state, j, mid).await {
+            Ok(()) => {}
+            Err(f) if f.retryable => return Err(f),
+            Err(f) => fatal = Some(f),
+        }
+    }
+    fatal.map_or(Ok(()), Err)
+}
+
+async fn deliver_one(state: &AppState, j: &job::Model, mid: Uuid) -> Result<(), JobFailure> {
     let db_err = |e: sea_orm::DbErr| JobFailure::retry(format!("database: {e}"));
-    let mid: Uuid = j
-        .payload
-        .get("message_id")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| JobFailure::fatal("payload has no message_id"))?;
     let Some(m) = message::Entity::find_by_id(mid)
         .one(&state.db.write)
         .await
