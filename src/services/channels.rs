@@ -298,3 +298,53 @@ pub async fn disable(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Cha
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(status: &str) -> channel_account::Model {
+        let t = Utc::now() - chrono::Duration::days(30);
+        channel_account::Model {
+            id: Uuid::nil(),
+            workspace_id: Uuid::nil(),
+            platform: "facebook".into(),
+            external_id: "105".into(),
+            name: "Page".into(),
+            settings: serde_json::json!({}),
+            secrets_enc: None,
+            status: status.into(),
+            created_at: t,
+            updated_at: t,
+            last_event_at: None,
+            last_error: None,
+            last_error_at: None,
+            backfill: None,
+        }
+    }
+
+    #[test]
+    fn health_reports_reconnect_errors_and_unusual_quiet() {
+        let now = Utc::now();
+        let mut a = account("active");
+        a.last_event_at = Some(now - chrono::Duration::hours(1));
+        assert_eq!(health(&a, 72, now).state, "ok");
+        // Nothing for four days on a page that usually talks: quiet.
+        a.last_event_at = Some(now - chrono::Duration::hours(96));
+        assert_eq!(health(&a, 72, now).state, "quiet");
+        // Connected a month ago and never heard from: quiet too (webhooks not arriving).
+        a.last_event_at = None;
+        assert_eq!(health(&a, 72, now).state, "quiet");
+        // A fresh failure after the last event wins over quiet.
+        a.last_error = Some("forbidden (code 200)".into());
+        a.last_error_at = Some(now - chrono::Duration::minutes(5));
+        let h = health(&a, 72, now);
+        assert_eq!(h.state, "error");
+        assert_eq!(h.last_error.as_deref(), Some("forbidden (code 200)"));
+        // An error older than the events that followed it is history.
+        a.last_event_at = Some(now - chrono::Duration::minutes(1));
+        assert_eq!(health(&a, 72, now).state, "ok");
+        assert_eq!(health(&account("needs_reauth"), 72, now).state, "needs_reauth");
+        assert_eq!(health(&account("disabled"), 72, now).state, "disabled");
+    }
+}
