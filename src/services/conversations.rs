@@ -458,6 +458,15 @@ fn check_reply(input: &ReplyIn) -> AppResult<()> {
     Ok(())
 }
 
+/// One outgoing row of a reply: (kind, in_reply_to, attachments, meta, text).
+type QueuedRow<'a> = (
+    &'static str,
+    Option<String>,
+    serde_json::Value,
+    Option<serde_json::Value>,
+    Option<&'a str>,
+);
+
 /// `POST /conversations/{id}/messages`: store the reply as `queued` and enqueue its sending.
 /// In a direct conversation it goes to the customer (refused with 422 when the platform's
 /// reply window is closed); in a comment thread it is a public reply under a comment.
@@ -482,14 +491,8 @@ pub async fn reply(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("channel account"))?;
-    // (kind, in_reply_to, attachments, meta) of each row to queue, in sending order.
-    let mut rows: Vec<(
-        &str,
-        Option<String>,
-        serde_json::Value,
-        Option<serde_json::Value>,
-        Option<&str>,
-    )> = Vec::new();
+    // The rows to queue, in sending order.
+    let mut rows: Vec<QueuedRow<'_>> = Vec::new();
     if c.kind == "comment_thread" {
         if input.attachment.is_some() || !input.quick_replies.is_empty() {
             return Err(AppError::bad_request(
