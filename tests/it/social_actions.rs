@@ -269,6 +269,17 @@ async fn instagram_comments_are_answered_and_hidden_through_instagram_endpoints(
         )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = owner
+        .post(
+            &format!("/api/v1/messages/{comment_id}/private-reply"),
+            json!({"text": "Shop nhắn riêng bạn nhé"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.run_jobs().await;
+    let sent = app.graph.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].comment_id.as_deref(), Some("1790001"));
     let moderation = app.graph.moderation();
     assert!(moderation.iter().any(|m| matches!(m,
         Moderation::Reply { comment_id, edge, .. } if comment_id == "1790001" && edge == "replies")));
