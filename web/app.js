@@ -289,6 +289,28 @@ function errorText(err, prefix) {
 }
 
 /** Only http(s) links from untrusted attachment URLs. */
+/** The post a comment thread hangs under: its text and a link to it (http(s) only). */
+function postLink(post) {
+  if (!post) return null;
+  const url = safeUrl(post.permalink);
+  const label = post.text ? t('thread.post_text', { text: post.text.slice(0, 80) }) : t('thread.post');
+  return url
+    ? h('a', { class: 'post-link', href: url, target: '_blank', rel: 'noopener noreferrer', testid: 'thread-post', text: label })
+    : h('span', { class: 'post-link', testid: 'thread-post', text: label });
+}
+
+/** "Can reply until …", or why not. */
+function replyWindow(reply) {
+  if (!reply || reply.mode === 'open' || reply.mode === 'comment') return null;
+  if (!reply.can_reply) {
+    // A window that existed has an end time; none means the customer never wrote.
+    const key = reply.until ? 'thread.window_expired' : 'thread.window_never';
+    return h('span', { class: 'reply-window closed', testid: 'reply-window', title: reply.reason ?? '', text: t(key) });
+  }
+  const until = reply.until ? fullDateTime(reply.until) : '';
+  return h('span', { class: `reply-window ${reply.mode}`, testid: 'reply-window', text: t(`thread.window_${reply.mode}`, { until }) });
+}
+
 function safeUrl(url) {
   if (!url) return null;
   try {
@@ -764,7 +786,9 @@ class Inbox {
       platformBadge(conv),
       conv.channel_account?.name ? h('span', { class: 'via', text: t('thread.via', { name: conv.channel_account.name }) }) : null,
       h('span', { class: `badge badge-status status-${conv.status}`, text: t(`status.${conv.status}`) }),
-      (conv.labels ?? []).map((l) => h('span', { class: 'badge badge-label', text: l })));
+      (conv.labels ?? []).map((l) => h('span', { class: 'badge badge-label', text: l })),
+      conv.kind === 'comment_thread' ? postLink(conv.post) : null,
+      replyWindow(conv.reply));
     const resolved = conv.status === 'resolved';
     this.statusBtn.hidden = false;
     this.statusBtn.dataset.action = resolved ? 'reopen' : 'resolve';
@@ -898,6 +922,14 @@ class Inbox {
     });
 
     const meta = [h('time', { dateTime: msg.sent_at ?? '', title: fullDateTime(msg.sent_at), text: clock(msg.sent_at) })];
+    // Comments name their author (a thread can hold several people) and their moderation state.
+    if (msg.kind === 'comment' && !out && msg.author_name) meta.unshift(h('span', { class: 'author', text: msg.author_name }));
+    if (msg.kind === 'private_reply') meta.push(h('span', { class: 'badge', testid: 'badge-private', text: t('thread.private_reply') }));
+    if (msg.hidden) meta.push(h('span', { class: 'badge', testid: 'badge-hidden', text: t('thread.hidden') }));
+    if (msg.edited_at) meta.push(h('span', { class: 'badge', testid: 'badge-edited', text: t('thread.edited') }));
+    if (msg.removed_at) meta.push(h('span', { class: 'badge', testid: 'badge-removed', text: t(msg.kind === 'comment' ? 'thread.removed' : 'thread.unsent') }));
+    const reactions = Object.values(msg.reactions ?? {}).filter((r) => typeof r === 'string');
+    if (reactions.length) meta.push(h('span', { class: 'reactions', text: reactions.join(' ') }));
     if (out) {
       if (msg.sender_kind === 'page') meta.push(h('span', { class: 'from-page', text: t('thread.from_page') }));
       const ticks = { queued: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' }[msg.status] ?? '';
