@@ -161,6 +161,12 @@ test('3. a Vietnamese reply sent with Enter appears and becomes "sent"', { timeo
   const marker = `e2e-${Date.now().toString(36)}`;
   const text = `Dạ shop còn size M ạ, anh/chị đặt hàng giúp em nhé 🌸 ${marker}`;
 
+  // The customer wrote just now: the header says until when a reply is possible.
+  const windowLabel = p.locator(`${tid('thread')} ${tid('reply-window')}`);
+  await eventually('the reply window in the header', async () => {
+    assert.match(await windowLabel.textContent(), /^Trả lời được đến /);
+  });
+
   const input = p.locator(tid('reply-input'));
   const send = p.locator(tid('reply-send'));
   assert.equal(await send.isDisabled(), true, 'send enabled with an empty box');
