@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod connect;
 pub mod extract;
 pub mod inbox;
+pub mod media;
 pub mod openapi;
 pub mod ops;
 pub mod web;
@@ -28,7 +30,9 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(auth::router())
         .merge(inbox::router())
+        .merge(media::router())
         .merge(admin::router())
+        .merge(connect::router())
         .merge(ws::router())
         .merge(ops::router())
         .merge(openapi::router())

@@ -4,7 +4,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use crate::http::{admin, auth, inbox, webhooks};
+use crate::http::{admin, auth, connect, inbox, media, webhooks};
 use crate::state::AppState;
 
 /// The API description.
@@ -30,6 +30,7 @@ use crate::state::AppState;
         inbox::private_reply,
         inbox::hide_comment,
         inbox::delete_comment,
+        media::get_media,
         inbox::search_contacts,
         inbox::get_contact,
         inbox::merge_contact,
@@ -52,6 +53,12 @@ use crate::state::AppState;
         admin::create_channel_account,
         admin::update_channel_account,
         admin::disable_channel_account,
+        connect::start_connect,
+        connect::facebook_callback,
+        connect::list_managed_pages,
+        connect::connect_pages,
+        connect::disconnect_channel_account,
+        connect::backfill_channel_account,
         admin::list_inbound_events,
         admin::replay_inbound_event,
         webhooks::receive_webhook,

@@ -133,7 +133,8 @@ fn out(state: &AppState, a: channel_account::Model) -> ChannelAccountOut {
     }
 }
 
-fn seal(state: &AppState, token: &SecretString) -> Vec<u8> {
+/// Seal an access token the way channel accounts store it (`{"access_token": …}`, AES-GCM).
+pub(crate) fn seal(state: &AppState, token: &SecretString) -> Vec<u8> {
     let secrets = serde_json::json!({ "access_token": token.expose_secret() });
     state.secrets.seal(secrets.to_string().as_bytes())
 }
@@ -344,7 +345,10 @@ mod tests {
         // An error older than the events that followed it is history.
         a.last_event_at = Some(now - chrono::Duration::minutes(1));
         assert_eq!(health(&a, 72, now).state, "ok");
-        assert_eq!(health(&account("needs_reauth"), 72, now).state, "needs_reauth");
+        assert_eq!(
+            health(&account("needs_reauth"), 72, now).state,
+            "needs_reauth"
+        );
         assert_eq!(health(&account("disabled"), 72, now).state, "disabled");
     }
 }

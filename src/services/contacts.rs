@@ -31,6 +31,8 @@ pub struct IdentityOut {
     pub external_id: String,
     /// Name the platform gave.
     pub display_name: Option<String>,
+    /// Profile picture the platform gave (a platform CDN link; it may expire).
+    pub avatar_url: Option<String>,
     /// The contact this identity belonged to before a merge.
     pub original_contact_id: Option<Uuid>,
 }
@@ -93,6 +95,7 @@ async fn contact_out(db: &impl ConnectionTrait, c: contact::Model) -> AppResult<
                 channel_account_id: i.channel_account_id,
                 external_id: i.external_id,
                 display_name: i.display_name,
+                avatar_url: i.avatar_url,
                 original_contact_id: i.original_contact_id,
             })
             .collect(),

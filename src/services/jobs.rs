@@ -195,6 +195,10 @@ pub async fn run_due(state: &AppState) -> Result<usize, sea_orm::DbErr> {
 async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
     match j.kind.as_str() {
         kind::SEND_MESSAGE => crate::services::outbound::deliver(state, j).await,
+        kind::FETCH_PROFILE => crate::services::profiles::fetch_profile(state, j).await,
+        kind::FETCH_POST => crate::services::profiles::fetch_post(state, j).await,
+        kind::FETCH_MEDIA => crate::services::media::fetch_media(state, j).await,
+        kind::BACKFILL => crate::services::backfill::run(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

@@ -2,13 +2,17 @@
 //! never see axum types; handlers call exactly one service function.
 
 pub mod auth;
+pub mod backfill;
 pub mod channels;
+pub mod connect;
 pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod ingest;
 pub mod jobs;
+pub mod media;
 pub mod normalize;
 pub mod outbound;
+pub mod profiles;
 pub mod settings;
 pub mod views;

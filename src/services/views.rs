@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tongdai_connectors::Attachment;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::store::entities::{
-    channel_account, contact, conversation, conversation_label, label, message,
+    channel_account, contact, contact_identity, conversation, conversation_label, label, message,
 };
 
 /// A channel account as shown next to a conversation.
@@ -33,6 +33,9 @@ pub struct ContactRefOut {
     pub name: Option<String>,
     /// E.164 phone, when known.
     pub phone: Option<String>,
+    /// Profile picture of the conversation's customer on this channel, when the platform gave
+    /// one (a platform CDN link; it may expire).
+    pub avatar_url: Option<String>,
 }
 
 /// A conversation.
@@ -144,6 +147,17 @@ pub struct PostOut {
     pub text: Option<String>,
 }
 
+/// An attachment as the platform described it, plus our stored copy of the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachmentOut {
+    /// The platform's attachment.
+    #[serde(flatten)]
+    pub attachment: Attachment,
+    /// The stored copy (`GET /api/v1/media/{id}`), once downloaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<Uuid>,
+}
+
 /// A message.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageOut {
@@ -159,9 +173,10 @@ pub struct MessageOut {
     pub author_user_id: Option<Uuid>,
     /// Text.
     pub text: Option<String>,
-    /// Attachments.
+    /// Attachments; `media_id` names our stored copy (`GET /api/v1/media/{id}`) once it is
+    /// downloaded.
     #[schema(value_type = Vec<Object>)]
-    pub attachments: Vec<Attachment>,
+    pub attachments: Vec<AttachmentOut>,
     /// `received`, `queued`, `sent`, `delivered`, `read` or `failed`.
     pub status: String,
     /// The platform's error when `failed` (or the last retryable error while `queued`).
@@ -237,6 +252,11 @@ pub async fn conversations_out(
         .filter(channel_account::Column::Id.is_in(channel_ids))
         .all(db)
         .await?;
+    let identity_ids: Vec<Uuid> = convs.iter().map(|c| c.identity_id).collect();
+    let identities = contact_identity::Entity::find()
+        .filter(contact_identity::Column::Id.is_in(identity_ids))
+        .all(db)
+        .await?;
     let contacts = contact::Entity::find()
         .filter(contact::Column::Id.is_in(contact_ids))
         .all(db)
@@ -266,7 +286,13 @@ pub async fn conversations_out(
             })
             .map(|lab| lab.name.clone())
             .collect();
-        out.push(conversation_view(c, ch, ct, names));
+        let avatar = identities
+            .iter()
+            .find(|i| i.id == c.identity_id)
+            .and_then(|i| i.avatar_url.clone());
+        let mut view = conversation_view(c, ch, ct, names);
+        view.contact.avatar_url = avatar;
+        out.push(view);
     }
     Ok(out)
 }
@@ -297,6 +323,7 @@ pub fn conversation_view(
             id: c.contact_id,
             name: ct.and_then(|x| x.name.clone()),
             phone: ct.and_then(|x| x.phone.clone()),
+            avatar_url: None,
         },
         assignee_id: c.assignee_id,
         labels,

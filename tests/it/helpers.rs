@@ -27,7 +27,10 @@ pub struct TestApp {
     pub state: AppState,
     pub graph: GraphSandbox,
     pub http: reqwest::Client,
+    // Where this node's data is (no test reads them since the two-node test runs processes).
+    #[allow(dead_code)]
     pub db_url: String,
+    #[allow(dead_code)]
     pub schema: Option<String>,
     _dir: TempDir,
     shutdown: tokio_util::sync::CancellationToken,
@@ -79,6 +82,16 @@ pub struct Options {
     /// Share this database (another node).
     pub database: Option<(String, Option<String>)>,
     pub graph: Option<GraphSandbox>,
+    /// Override `media_max_bytes`.
+    pub media_max_bytes: Option<u64>,
+    /// Override `media_hosts`.
+    pub media_hosts: Option<Vec<String>>,
+    /// Set `public_url` (the Facebook Login callback is built on it).
+    pub public_url: Option<String>,
+    /// Override `facebook.backfill_days`.
+    pub backfill_days: Option<u32>,
+    /// Leave the Meta app id and secret unset.
+    pub without_facebook_app: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -110,6 +123,23 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     cfg.facebook.app_secret = Some(SecretString::from(APP_SECRET.to_owned()));
     cfg.facebook.verify_token = Some(SecretString::from(VERIFY_TOKEN.to_owned()));
     cfg.facebook.graph_url = graph.base_url();
+    if let Some(n) = opts.media_max_bytes {
+        cfg.media_max_bytes = n;
+    }
+    if let Some(hosts) = opts.media_hosts {
+        cfg.media_hosts = hosts;
+    }
+    cfg.facebook.oauth_url = graph.oauth_dialog_url();
+    if opts.public_url.is_some() {
+        cfg.public_url = opts.public_url;
+    }
+    if let Some(days) = opts.backfill_days {
+        cfg.facebook.backfill_days = days;
+    }
+    if opts.without_facebook_app {
+        cfg.facebook.app_id = None;
+        cfg.facebook.app_secret = None;
+    }
     let app = Application::build(cfg, schema.as_deref())
         .await
         .expect("build app");

@@ -6,7 +6,9 @@ mod helpers;
 
 mod access;
 mod cli;
+mod connect;
 mod crash;
+mod enrich;
 mod hardening;
 mod inbox;
 mod ingest;

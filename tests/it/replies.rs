@@ -1,6 +1,6 @@
 //! Agent replies: queued, sent through the Graph sandbox, status live; platform errors.
 
-use sea_orm::{EntityTrait, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tongdai::domain::role::Role;
 use tongdai::store::entities::job;
@@ -130,6 +130,7 @@ async fn an_expired_token_fails_the_reply_with_the_platform_error() {
         "secrets are never returned"
     );
     let j = job::Entity::find()
+        .filter(job::Column::Kind.eq("send_message"))
         .one(&app.state.db.read)
         .await
         .unwrap()
@@ -151,6 +152,7 @@ async fn a_throttled_reply_stays_queued_and_is_retried_on_schedule() {
     let before = chrono::Utc::now();
     app.run_jobs().await;
     let j = job::Entity::find()
+        .filter(job::Column::Kind.eq("send_message"))
         .order_by_desc(job::Column::Id)
         .one(&app.state.db.read)
         .await
