@@ -59,8 +59,14 @@ async function ensureOpen() {
   if (openId && (await p.locator(tid('thread')).getAttribute('data-conversation-id')) === openId) return openId;
   await p.locator(tid('filter-open')).click();
   await items(p).first().waitFor();
-  const first = items(p).first();
-  openId = await first.getAttribute('data-id');
+  // A Messenger chat of one of the demo's rotating customers (who write every few seconds);
+  // the demo's comment threads and Instagram traffic follow other rhythms.
+  const list = await (await p.request.get(`${server.baseUrl}/api/v1/conversations?status=open&channel=facebook&limit=100`)).json();
+  const direct = list.items.find((c) => c.kind === 'direct');
+  assert.ok(direct, 'a Messenger conversation in the demo');
+  openId = direct.id;
+  const first = item(openId, p);
+  await first.waitFor();
   await first.click();
   await eventually('thread opened', async () => {
     assert.equal(await p.locator(tid('thread')).getAttribute('data-conversation-id'), openId);
@@ -229,7 +235,8 @@ test('4. resolve moves the conversation out of "Open"; reopen brings it back', {
     assert.equal((await action.textContent()).trim(), 'Mở lại');
     assert.equal((await headBadge.textContent()).trim(), 'Đã xong');
     assert.equal(await item(id, p).count(), 0);
-    assert.equal(await items(p).count(), openCount - 1);
+    // Other demo conversations (new comment threads, Instagram) may arrive meanwhile.
+    assert.ok(await items(p).count() >= openCount - 1);
   });
   // The thread stays open while the list moves on.
   assert.equal(await p.locator(tid('thread')).getAttribute('data-conversation-id'), id);
@@ -265,7 +272,7 @@ test('4. resolve moves the conversation out of "Open"; reopen brings it back', {
     assert.equal(await item(id, p).count(), 1);
     assert.equal(await action.getAttribute('data-action'), 'resolve');
     assert.equal((await headBadge.textContent()).trim(), 'Đang mở');
-    assert.equal(await items(p).count(), countResolved + 1);
+    assert.ok(await items(p).count() >= countResolved + 1);
   });
   await assertNoPageErrors(p);
 });
