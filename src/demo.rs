@@ -153,6 +153,9 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     cfg.facebook.app_secret = Some(SecretString::from(app_secret.clone()));
     cfg.facebook.verify_token = Some(SecretString::from("tongdai-demo-verify".to_owned()));
     cfg.facebook.graph_url = graph.base_url();
+    // "Connect Facebook" works too: the sandbox plays the login dialog.
+    cfg.facebook.app_id = Some("tongdai-demo-app".to_owned());
+    cfg.facebook.oauth_url = graph.oauth_dialog_url();
 
     let db = Db::connect(&cfg.database_url(), None).await?;
     db.migrate().await?;

@@ -85,4 +85,9 @@ export const api = {
   messages: (id, before, limit = 50) =>
     request('GET', `/conversations/${encodeURIComponent(id)}/messages${qs({ limit, before })}`),
   sendMessage: (id, text) => request('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text }),
+
+  /** Facebook Login: the pages of a connect attempt, then connect the chosen ones. */
+  connectPages: (attempt) => request('GET', `/channels/facebook/connect/${encodeURIComponent(attempt)}/pages`),
+  connectChosen: (attempt, pages, instagram) =>
+    request('POST', `/channels/facebook/connect/${encodeURIComponent(attempt)}`, { pages, instagram }),
 };

@@ -37,10 +37,12 @@ function route() {
   const path = location.pathname;
   if (path === '/setup') return showSetup();
   if (!session) {
-    if (path.startsWith('/inbox/')) returnTo = path;
+    if (path.startsWith('/inbox/') || path.startsWith('/channels/connect/')) returnTo = path;
     if (path !== '/login') history.replaceState(null, '', '/login');
     return showLogin();
   }
+  const c = /^\/channels\/connect\/([^/]+)\/?$/.exec(path);
+  if (c) return showConnect(decodeURIComponent(c[1]));
   const m = /^\/inbox(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return navigate('/inbox', { replace: true });
   showInbox(m[1] ? decodeURIComponent(m[1]) : null);
@@ -379,6 +381,10 @@ class Inbox {
       this.connEl,
       h('div', { class: 'user' },
         h('span', { class: 'user-name', testid: 'user-name', text: user?.name || user?.email || '' }),
+        MANAGES_CHANNELS.has(this.session.role)
+          // A full navigation: the server answers with a redirect to Facebook's login dialog.
+          ? h('a', { class: 'btn btn-ghost btn-sm', href: '/api/v1/channels/facebook/connect', testid: 'connect-facebook', t: 'connect.facebook' })
+          : null,
         h('button', { type: 'button', class: 'btn btn-ghost btn-sm lang-switch', testid: 'lang-switch', t: 'lang.switch', tAttr: { 'aria-label': 'lang.switch.label' }, on: { click: toggleLang } }),
         h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'logout', t: 'inbox.logout', on: { click: () => this.onLogout() } })));
 
@@ -1077,6 +1083,78 @@ class Inbox {
         // Unknown event types are ignored on purpose (forward compatibility).
         break;
     }
+  }
+}
+
+// ───────────────────────── connecting pages ─────────────────────────
+
+/** Roles that may connect channels. */
+const MANAGES_CHANNELS = new Set(['owner', 'admin', 'marketer']);
+
+/**
+ * After Facebook Login: the Pages (and their Instagram accounts) the marketer manages, with
+ * checkboxes; "Connect" connects the chosen ones.
+ */
+async function showConnect(attempt) {
+  live?.stop();
+  live = null;
+  inbox?.destroy();
+  inbox = null;
+  document.title = `${t('connect.title')} · tongdai`;
+  const list = h('ul', { class: 'connect-list', testid: 'connect-pages' });
+  const error = h('p', { class: 'alert', role: 'alert', testid: 'connect-error', hidden: true });
+  const done = h('p', { class: 'notice', role: 'status', testid: 'connect-done', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'connect-submit', t: 'connect.submit', disabled: true });
+  const boxes = [];
+  const form = h('form', {
+    class: 'card connect',
+    on: {
+      submit: async (e) => {
+        e.preventDefault();
+        const chosen = (kind) => boxes.filter((b) => b.checked && b.dataset.kind === kind).map((b) => b.value);
+        error.hidden = true;
+        submit.disabled = true;
+        try {
+          const accounts = await api.connectChosen(attempt, chosen('page'), chosen('instagram'));
+          done.textContent = t('connect.done', { n: accounts.length, names: accounts.map((a) => a.name).join(', ') });
+          done.hidden = false;
+          for (const b of boxes) b.disabled = true;
+        } catch (err) {
+          error.textContent = errorText(err, null);
+          error.hidden = false;
+          submit.disabled = false;
+        }
+      },
+    },
+  },
+  h('h1', { t: 'connect.title' }),
+  h('p', { class: 'hint', t: 'connect.hint' }),
+  list, error, submit, done,
+  h('p', {}, h('a', { href: '/inbox', 'data-nav': '', testid: 'connect-back', t: 'connect.back' })));
+  replaceChildren(app, h('main', { class: 'auth' }, h('div', { class: 'auth-top' }, langButton()), form));
+
+  const box = (kind, id, label, already) => {
+    const input = h('input', { type: 'checkbox', value: id, dataset: { kind }, checked: !already, testid: `connect-${kind}` });
+    input.addEventListener('change', () => { submit.disabled = !boxes.some((b) => b.checked); });
+    boxes.push(input);
+    return h('label', { class: 'connect-item' }, input, ` ${label}`,
+      already ? h('span', { class: 'badge', text: t('connect.already') }) : null);
+  };
+  try {
+    const pages = await api.connectPages(attempt);
+    if (!pages.length) list.append(h('li', { class: 'empty', t: 'connect.none' }));
+    for (const p of pages) {
+      list.append(h('li', {},
+        box('page', p.id, p.name ?? p.id, p.already_connected),
+        p.instagram
+          ? h('div', { class: 'connect-ig' },
+            box('instagram', p.instagram.id, t('connect.instagram', { name: p.instagram.username ?? p.instagram.name ?? p.instagram.id }), p.instagram.already_connected))
+          : null));
+    }
+    submit.disabled = !boxes.some((b) => b.checked);
+  } catch (err) {
+    error.textContent = `${t('connect.load_error')} ${errorText(err, null)}`;
+    error.hidden = false;
   }
 }
 

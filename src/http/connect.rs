@@ -76,7 +76,7 @@ pub async fn start_connect(
 
 /// Where Facebook Login sends the browser back; redirects to the web app's page picker.
 #[utoipa::path(get, path = "/api/v1/channels/facebook/callback", tag = "channels", params(CallbackIn, FormatQuery),
-    responses((status = 302, description = "to `/#/settings/channels/connect/{attempt_id}`"), (status = 200, body = AttemptOut, description = "with `format=json`"),
+    responses((status = 302, description = "to `/channels/connect/{attempt_id}`"), (status = 200, body = AttemptOut, description = "with `format=json`"),
         (status = 400, body = crate::error::ErrorOut, description = "`invalid_state`, `state_expired`, `state_used`, `state_mismatch`, `login_cancelled`, `missing_code`"),
         (status = 502, body = crate::error::ErrorOut, description = "Facebook refused the code")))]
 pub async fn facebook_callback(
@@ -89,7 +89,7 @@ pub async fn facebook_callback(
     Ok(if f.json() {
         Json(out).into_response()
     } else {
-        found(&format!("/#/settings/channels/connect/{}", out.attempt_id))
+        found(&format!("/channels/connect/{}", out.attempt_id))
     })
 }
 

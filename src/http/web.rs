@@ -1,5 +1,6 @@
 //! The agent UI in `web/`: embedded in release builds, read from disk in debug builds (edit and
-//! reload). Client-side routes (`/inbox/…`, `/setup`, `/login`) get `index.html`.
+//! reload). Client-side routes (`/inbox/…`, `/channels/connect/…`, `/setup`, `/login`) get
+//! `index.html`.
 
 use axum::Router;
 use axum::extract::Path;
@@ -87,5 +88,6 @@ pub fn router() -> Router<AppState> {
         .route("/setup", get(index))
         .route("/inbox", get(index))
         .route("/inbox/{id}", get(index))
+        .route("/channels/connect/{id}", get(index))
         .route("/{name}", get(asset))
 }

@@ -373,3 +373,43 @@ test('6. the language switch turns labels English and back', { timeout: 60_000 }
   assert.equal(await p.evaluate(() => document.documentElement.lang), 'vi');
   await assertNoPageErrors(p);
 });
+
+test('7. the owner connects a Page and its Instagram account through Facebook Login', { timeout: 60_000 }, async () => {
+  const p = await newPage(browser, { viewport: { width: 1280, height: 800 } });
+  await login(p, server.baseUrl, server.owner);
+  // Agents do not see the button; owners do. It goes to the (sandbox) login dialog and back.
+  const connect = p.locator(tid('connect-facebook'));
+  await connect.click();
+  await eventually('back from the login dialog on the connect screen', async () => {
+    assert.match(new URL(p.url()).pathname, /^\/channels\/connect\/[0-9a-f-]+$/);
+  });
+  const pages = p.locator(`${tid('connect-pages')} li`);
+  await eventually('the Page and its Instagram account are offered', async () => {
+    assert.equal(await pages.count(), 1);
+    assert.match(await pages.first().textContent(), /Shop Demo Fanpage/);
+    assert.match(await pages.first().textContent(), /Instagram: shopdemo\.vn/);
+  });
+  // The demo connected both already: offered unchecked, marked as connected.
+  const pageBox = p.locator(tid('connect-page'));
+  const igBox = p.locator(tid('connect-instagram'));
+  assert.equal(await pageBox.isChecked(), false);
+  assert.equal(await p.locator(tid('connect-submit')).isDisabled(), true);
+  await pageBox.check();
+  await igBox.check();
+  await p.locator(tid('connect-submit')).click();
+  await eventually('connected', async () => {
+    assert.match(await p.locator(tid('connect-done')).textContent(), /Đã kết nối 2 tài khoản/);
+  });
+  // The server agrees: both accounts are active.
+  const accounts = await (await p.request.get(`${server.baseUrl}/api/v1/channel-accounts`)).json();
+  assert.deepEqual(accounts.map((a) => [a.platform, a.status]).sort(), [['facebook', 'active'], ['instagram', 'active']]);
+  await p.locator(tid('connect-back')).click();
+  await p.locator(tid('conversation-list')).waitFor({ state: 'visible' });
+  await assertNoPageErrors(p);
+  await p.close();
+});
+
+test('8. agents are not offered to connect channels', { timeout: 30_000 }, async () => {
+  const p = await inboxPage();
+  assert.equal(await p.locator(tid('connect-facebook')).count(), 0);
+});

@@ -147,7 +147,7 @@ impl TestApp {
         assert_eq!(res.status(), 302);
         let to = location(&res);
         seen.take(res).await;
-        to.strip_prefix("/#/settings/channels/connect/")
+        to.strip_prefix("/channels/connect/")
             .unwrap_or_else(|| panic!("the callback sends the browser to the web app: {to}"))
             .to_owned()
     }
@@ -286,10 +286,7 @@ async fn a_marketer_connects_a_page_and_its_instagram_account_through_facebook_l
     assert_eq!(res.status(), 302);
     let to = location(&res);
     seen.take(res).await;
-    let attempt = to
-        .strip_prefix("/#/settings/channels/connect/")
-        .unwrap()
-        .to_owned();
+    let attempt = to.strip_prefix("/channels/connect/").unwrap().to_owned();
 
     // The long-lived user token is kept sealed on the attempt, never in clear.
     let row = oauth_state::Entity::find_by_id(attempt.parse::<uuid::Uuid>().unwrap())
