@@ -15,9 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tongdai::domain::role::Role;
 use tongdai::store::entities::{contact_identity, job, media};
-use tongdai_connectors::facebook::sandbox::{
-    SandboxFailure, SandboxPost, SandboxProfile, meta_json,
-};
+use tongdai_connectors::facebook::sandbox::{SandboxFailure, SandboxPost, SandboxProfile};
 use tongdai_connectors::facebook::signature_header;
 
 use crate::helpers::*;
@@ -27,26 +25,6 @@ const IG: &str = "17841400000000777";
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// POST a signed Meta body to `/webhooks/{route}`; asserts 200.
-async fn post_meta(app: &TestApp, route: &str, body: &Value) {
-    let bytes = meta_json(body);
-    let res = app
-        .http
-        .post(app.url(&format!("/webhooks/{route}")))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature_header(APP_SECRET, &bytes))
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        200,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
 }
 
 /// A direct message from `psid` to `account` (`object` = `page` or `instagram`).
@@ -158,8 +136,7 @@ async fn a_new_customer_gets_name_and_picture_once() {
 
     app.customer_says(PAGE, psid, "m_1", "Shop ơi còn áo không?")
         .await;
-    post_meta(
-        &app,
+    app.post_meta(
         "instagram",
         &dm(
             "instagram",
@@ -312,17 +289,14 @@ async fn comment_threads_get_the_text_and_link_of_their_post() {
     ));
     let mut ws = app.ws(&owner, None).await;
 
-    post_meta(
-        &app,
-        "facebook",
+    app.post_meta("facebook",
         &json!({"object": "page", "entry": [{"id": PAGE, "time": now_ms() / 1000, "changes": [{"field": "feed", "value":
             {"item": "comment", "verb": "add", "post_id": post, "comment_id": "998877665544777_1",
              "parent_id": post, "from": {"id": "7012345678900777", "name": "Lê Thị Mai"},
              "created_time": now_ms() / 1000, "message": "Còn size L không shop? 0912 345 678"}}]}]}),
     )
     .await;
-    post_meta(
-        &app,
+    app.post_meta(
         "facebook",
         &json!({"object": "instagram", "entry": [{"id": IG, "time": now_ms() / 1000,
             "changes": [{"field": "comments", "value": {"id": "17900000000000777",
@@ -385,8 +359,7 @@ async fn an_image_is_copied_from_the_cdn_and_served_to_its_workspace_only() {
         .add_cdn_file("ao-mau.jpg", "image/jpeg", bytes.clone());
     let url = app.graph.cdn_url("ao-mau.jpg");
     let mut ws = app.ws(&owner, None).await;
-    post_meta(
-        &app,
+    app.post_meta(
         "facebook",
         &dm(
             "page",
@@ -559,8 +532,7 @@ async fn untouched(trap: &tokio::net::TcpListener) -> bool {
 /// Send one inbound message per attachment and run the jobs; the media rows by source URL.
 async fn fetch_all(app: &TestApp, items: &[(&str, &str)]) -> Vec<media::Model> {
     for (i, (kind, url)) in items.iter().enumerate() {
-        post_meta(
-            app,
+        app.post_meta(
             "facebook",
             &dm(
                 "page",

@@ -271,6 +271,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POST a Meta body (JSON, non-ASCII escaped like Meta does) to `/webhooks/{route}`, signed
+    /// with the app secret; asserts 200.
+    pub async fn post_meta(&self, route: &str, body: &Value) {
+        let bytes = sandbox::meta_json(body);
+        let res = self
+            .http
+            .post(self.url(&format!("/webhooks/{route}")))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature_header(APP_SECRET, &bytes))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+
     /// A customer message, signed and posted; asserts 200.
     pub async fn customer_says(&self, page: &str, psid: &str, mid: &str, text: &str) {
         let ts = chrono::Utc::now().timestamp_millis();

@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 use tongdai::domain::role::Role;
-use tongdai_connectors::facebook::sandbox::meta_json;
 use tongdai_connectors::facebook::signature_header;
 
 use crate::helpers::*;
@@ -14,26 +13,6 @@ const PAGE: &str = "105123456789012";
 const IG: &str = "17841400000000001";
 
 impl TestApp {
-    /// POST a signed body to `/webhooks/{route}`; asserts 200.
-    async fn meta(&self, route: &str, body: &Value) {
-        let bytes = meta_json(body);
-        let res = self
-            .http
-            .post(self.url(&format!("/webhooks/{route}")))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", signature_header(APP_SECRET, &bytes))
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            res.status(),
-            200,
-            "{}",
-            res.text().await.unwrap_or_default()
-        );
-    }
-
     async fn connect(&self, owner: &Agent, platform: &str, id: &str) -> Value {
         let res = owner
             .post(
@@ -95,7 +74,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     let t = now_s() - 60;
 
     // A customer comments (v2.11+ `from`), with a phone number and a photo.
-    app.meta(
+    app.post_meta(
         "facebook",
         &feed(
             json!(PAGE),
@@ -108,7 +87,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     )
     .await;
     // Another person answers in the thread, in the old shape: numeric entry id and sender_id.
-    app.meta(
+    app.post_meta(
         "facebook",
         &feed(
             json!(105123456789012_u64),
@@ -120,7 +99,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     )
     .await;
     // The Page answers (typed on Facebook, not in tongdai).
-    app.meta(
+    app.post_meta(
         "facebook",
         &feed(
             json!(PAGE),
@@ -132,7 +111,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     )
     .await;
     // A like on the post and a status update: documented, not used.
-    app.meta(
+    app.post_meta(
         "facebook",
         &feed(
             json!(PAGE),
@@ -185,7 +164,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
         v.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        app.meta("facebook", &feed(json!(PAGE), v)).await;
+        app.post_meta("facebook", &feed(json!(PAGE), v)).await;
     }
     app.drain().await;
     let msgs = thread(&owner, conv).await;
@@ -211,7 +190,7 @@ async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     assert_eq!(revs.as_array().unwrap().len(), 1);
 
     // A new top-level comment by the same person is a new thread; every event was processed.
-    app.meta(
+    app.post_meta(
         "facebook",
         &feed(
             json!(PAGE),
@@ -247,7 +226,7 @@ async fn instagram_dms_and_comments_route_to_the_instagram_account_on_either_rou
     app.connect(&owner, "instagram", IG).await;
 
     // A DM on /webhooks/instagram.
-    app.meta(
+    app.post_meta(
         "instagram",
         &messaging(
             "instagram",
@@ -258,7 +237,7 @@ async fn instagram_dms_and_comments_route_to_the_instagram_account_on_either_rou
     )
     .await;
     // A comment on /webhooks/facebook (one callback URL for both products), numeric ids.
-    app.meta(
+    app.post_meta(
         "facebook",
         &json!({"object": "instagram", "entry": [{"id": 17841400000000001_u64, "time": now_s(),
             "changes": [{"field": "comments", "value": {"id": 17900000000000042_u64,
@@ -268,7 +247,7 @@ async fn instagram_dms_and_comments_route_to_the_instagram_account_on_either_rou
     )
     .await;
     // The dashboard "Test" button's shape: a messaging item under `changes`.
-    app.meta(
+    app.post_meta(
         "instagram",
         &json!({"object": "instagram", "entry": [{"id": IG, "time": now_ms(),
             "changes": [{"field": "messages", "value": {"sender": {"id": "12334"}, "recipient": {"id": IG},
@@ -311,7 +290,7 @@ async fn messenger_extras_postbacks_referrals_reactions_edits_unsends_and_standb
     let from = json!({"id": psid});
     let to = json!({"id": PAGE});
 
-    app.meta(
+    app.post_meta(
         "facebook",
         &messaging(
             "page",
@@ -342,7 +321,7 @@ async fn messenger_extras_postbacks_referrals_reactions_edits_unsends_and_standb
     )
     .await;
     // Standby: another app holds the thread; recorded all the same.
-    app.meta(
+    app.post_meta(
         "facebook",
         &json!({"object": "page", "entry": [{"id": PAGE, "time": t + 9, "standby": [
             {"sender": from, "recipient": to, "timestamp": t + 9, "message": {"mid": "m_sb", "text": "alo"}}]}]}),
@@ -370,7 +349,7 @@ async fn messenger_extras_postbacks_referrals_reactions_edits_unsends_and_standb
     assert_eq!(by_ext(&msgs, "m_sb")["meta"]["standby"], true);
 
     // Taking the reaction back clears it.
-    app.meta(
+    app.post_meta(
         "facebook",
         &messaging(
             "page",

@@ -6,27 +6,12 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use tongdai::domain::role::Role;
 use tongdai_connectors::facebook::sandbox::{
-    Moderation, SandboxComment, SandboxFailure, SandboxPost, messenger_text_body, meta_json,
+    Moderation, SandboxComment, SandboxFailure, SandboxPost, messenger_text_body,
 };
-use tongdai_connectors::facebook::signature_header;
 
 use crate::helpers::*;
 
 const PAGE: &str = "105";
-
-async fn signed(app: &TestApp, route: &str, body: &Value) {
-    let bytes = meta_json(body);
-    let res = app
-        .http
-        .post(app.url(&format!("/webhooks/{route}")))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature_header(APP_SECRET, &bytes))
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-}
 
 /// A customer comment under a post, known to the sandbox and delivered by webhook.
 async fn customer_comments(app: &TestApp, entry: &str, comment: &str, from: &str, text: &str) {
@@ -39,9 +24,7 @@ async fn customer_comments(app: &TestApp, entry: &str, comment: &str, from: &str
         text,
         at,
     ));
-    signed(
-        app,
-        "facebook",
+    app.post_meta("facebook",
         &json!({"object": "page", "entry": [{"id": entry, "time": at.timestamp(), "changes": [{"field": "feed", "value": {
             "item": "comment", "verb": "add", "post_id": post, "comment_id": comment, "parent_id": post,
             "from": {"id": from, "name": "Khách Hàng"}, "created_time": at.timestamp(), "message": text}}]}]}),
@@ -113,9 +96,7 @@ async fn comment_replies_private_replies_hiding_and_deleting_go_through_the_grap
     assert_eq!(ours["external_id"], reply_id);
     assert_eq!(ours["in_reply_to"], "p1_c1");
     // Its own feed webhook arrives: still one copy.
-    signed(
-        &app,
-        "facebook",
+    app.post_meta("facebook",
         &json!({"object": "page", "entry": [{"id": PAGE, "time": Utc::now().timestamp(), "changes": [{"field": "feed", "value": {
             "item": "comment", "verb": "add", "post_id": "105_p1", "comment_id": reply_id, "parent_id": "p1_c1",
             "from": {"id": PAGE, "name": "Shop"}, "created_time": Utc::now().timestamp(), "message": "Dạ 250k ạ"}}]}]}),
@@ -238,9 +219,7 @@ async fn instagram_comments_are_answered_and_hidden_through_instagram_endpoints(
         "Còn size S không?",
         Utc::now(),
     ));
-    signed(
-        &app,
-        "instagram",
+    app.post_meta("instagram",
         &json!({"object": "instagram", "entry": [{"id": "1784", "time": Utc::now().timestamp(), "changes": [{"field": "comments", "value": {
             "id": "1790001", "text": "Còn size S không?", "from": {"id": "igsid-9", "username": "mai.tran"},
             "media": {"id": "1817", "media_product_type": "REELS"}}}]}]}),
