@@ -8,7 +8,7 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database};
 
 use super::client::{self, PAGE_ID, Throughput};
-use super::server::{Perf, Proc, TempDir, batch_stats, connect_page, login, user_add};
+use super::server::{Perf, PgSchema, Proc, TempDir, batch_stats, connect_page, login, user_add};
 
 /// Load settings shared by B0 and P1.
 #[derive(Debug, Clone, Copy)]
@@ -108,26 +108,13 @@ pub async fn ingest(
     perf: Option<&Path>,
 ) -> anyhow::Result<Ingest> {
     let dir = TempDir::new("p1")?;
-    let mut schema = None;
-    let db_url = match pg {
+    let schema = match pg {
+        None => None,
+        Some(url) => Some(PgSchema::create(url).await?),
+    };
+    let db_url = match &schema {
         None => dir.sqlite_url(),
-        Some(url) => {
-            let name = format!(
-                "bench_{}",
-                crate::crypto::random_token(6)
-                    .to_lowercase()
-                    .replace(['-', '_'], "x")
-            );
-            let admin = Database::connect(url)
-                .await
-                .context("connecting to PostgreSQL")?;
-            admin
-                .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
-                .await?;
-            schema = Some((admin, name.clone()));
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}options=-c%20search_path%3D{name}")
-        }
+        Some(s) => s.url.clone(),
     };
     let result = async {
         user_add(&dir.0, &db_url, "owner@bench.tongdai.vn", "owner").await?;
@@ -159,10 +146,8 @@ pub async fn ingest(
         r
     }
     .await;
-    if let Some((admin, name)) = schema {
-        let _ = admin
-            .execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE"))
-            .await;
+    if let Some(s) = schema {
+        s.drop_schema().await;
     }
     result
 }

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Also run P1 on this PostgreSQL (in a fresh schema, dropped afterwards).
     #[arg(long, env = "TONGDAI_BENCH_PG_URL")]
     pub postgres: Option<String>,
+    /// With --postgres: also run P2 with two server processes on that PostgreSQL and this
+    /// Redis (webhooks to both in turn, agents split over both).
+    #[arg(long, env = "TONGDAI_BENCH_REDIS_URL")]
+    pub redis: Option<String>,
     /// P2 webhook rate, events/s [default: 2000, 200 with --quick].
     #[arg(long)]
     pub rate: Option<u64>,
@@ -151,6 +155,33 @@ fn failed(rows: &mut Vec<Row>, scenario: &str, e: anyhow::Error) {
     eprintln!("  {scenario} failed: {e:#}");
     let first = e.to_string().lines().next().unwrap_or_default().to_owned();
     rows.push(Row::new(scenario, format!("error: {first}"), "runs", false));
+}
+
+/// The figure of one P2 point.
+fn p2_figure(r: &realtime::EndToEnd) -> String {
+    let server = if r.node_cpu.len() > 1 {
+        let each: Vec<String> = r.node_cpu.iter().map(|c| format!("{c:.2}")).collect();
+        format!("servers {:.2} CPU ({})", r.server_cpu, each.join(" + "))
+    } else {
+        format!("server {:.2} CPU", r.server_cpu)
+    };
+    let mut figure = format!(
+        "{}; {:.1}% of {} frames arrived ({} frames/s), {} resyncs; sent {:.0} ev/s, {} of {} acked within 30 s, ack p99 {}; {server}, client {:.2} CPU",
+        r.latency.millis(),
+        r.delivered() * 100.0,
+        r.expected,
+        ingest::thousands(r.frames_per_second),
+        r.resyncs,
+        r.achieved_rate,
+        r.acked,
+        r.sent,
+        ms(r.ack.p99),
+        r.client_cpu
+    );
+    if let Some((size, ms)) = r.batches {
+        figure.push_str(&format!("; commit batches {size:.1} × {ms:.2} ms"));
+    }
+    figure
 }
 
 /// Run the benchmark (or, with `--baseline-server`, be the baseline server).
@@ -286,27 +317,52 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 ((rate / 40).max(1), agents, false),
             ]);
         }
-        for (rate, agents, judged) in points {
-            let name = format!("P2 webhook → frame, {rate} ev/s × {agents} agents");
+        let mut runs: Vec<(String, u64, usize, bool, realtime::Cluster<'_>)> = points
+            .iter()
+            .map(|&(rate, agents, judged)| {
+                (
+                    format!("P2 webhook → frame, {rate} ev/s × {agents} agents"),
+                    rate,
+                    agents,
+                    judged,
+                    realtime::Cluster::Single,
+                )
+            })
+            .collect();
+        match (args.postgres.as_deref(), args.redis.as_deref()) {
+            (Some(postgres), Some(redis)) => {
+                let cluster = realtime::Cluster::Shared {
+                    postgres,
+                    redis,
+                    nodes: 2,
+                };
+                runs.push((
+                    format!("P2 two nodes, {rate} ev/s × {agents} agents"),
+                    rate,
+                    agents,
+                    true,
+                    cluster,
+                ));
+                if !args.quick && !args.no_sweep {
+                    let low = (rate / 40).max(1);
+                    runs.push((
+                        format!("P2 two nodes, {low} ev/s × {agents} agents"),
+                        low,
+                        agents,
+                        false,
+                        cluster,
+                    ));
+                }
+            }
+            (None, Some(_)) => eprintln!("--redis needs --postgres: P2 on two nodes skipped"),
+            _ => {}
+        }
+        for (name, rate, agents, judged, cluster) in runs {
             eprintln!("{name} …");
-            match realtime::end_to_end(rate, agents, duration, args.perf.as_deref()).await {
+            match realtime::end_to_end(rate, agents, duration, args.perf.as_deref(), cluster).await
+            {
                 Ok(r) => {
-                    let mut figure = format!(
-                        "{}; {:.1}% of {} frames delivered, {} resyncs; sent {:.0} ev/s, {} of {} acked within 30 s, ack p99 {}; server {:.2} CPU, client {:.2} CPU",
-                        r.latency.millis(),
-                        r.delivered() * 100.0,
-                        r.expected,
-                        r.resyncs,
-                        r.achieved_rate,
-                        r.acked,
-                        r.sent,
-                        ms(r.ack.p99),
-                        r.server_cpu,
-                        r.client_cpu
-                    );
-                    if let Some((size, ms)) = r.batches {
-                        figure.push_str(&format!("; commit batches {size:.1} × {ms:.2} ms"));
-                    }
+                    let figure = p2_figure(&r);
                     if judged {
                         let ok =
                             r.latency.p99 <= 10_000 && r.delivered() >= 0.999 && r.acked == r.sent;

@@ -13,7 +13,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, Conn, PAGE_ID};
-use super::server::{Perf, Proc, Session, TempDir, batch_stats, connect_page, login, user_add};
+use super::server::{
+    Perf, PgSchema, Proc, Session, TempDir, batch_stats_of, connect_page, login, user_add,
+};
 use super::stats::Summary;
 use super::ws::{CLOSE, TEXT, WsClient, marker};
 
@@ -58,6 +60,8 @@ pub struct EndToEnd {
     pub rate: u64,
     /// Agent sockets.
     pub agents: usize,
+    /// Server processes.
+    pub nodes: usize,
     /// Webhooks sent in the measured window.
     pub sent: u64,
     /// Of which answered 200.
@@ -66,6 +70,8 @@ pub struct EndToEnd {
     pub expected: u64,
     /// Matching frames received.
     pub received: u64,
+    /// Matching frames received per second, from the start of the load to the last frame.
+    pub frames_per_second: f64,
     /// `resync` frames received (a socket fell too far behind).
     pub resyncs: u64,
     /// Webhook → frame latency over the frames received (µs).
@@ -74,8 +80,10 @@ pub struct EndToEnd {
     pub ack: Summary,
     /// Achieved send rate (events/s).
     pub achieved_rate: f64,
-    /// Server CPU seconds per wall second during the measured window.
+    /// Server CPU seconds per wall second during the measured window (all nodes).
     pub server_cpu: f64,
+    /// The same, per node.
+    pub node_cpu: Vec<f64>,
     /// Bench CPU seconds per wall second during the measured window.
     pub client_cpu: f64,
     /// Mean webhooks per group-commit batch and mean ms per batch, over the whole run.
@@ -98,46 +106,122 @@ struct SocketStats {
     resyncs: u64,
 }
 
+/// Where P2 runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Cluster<'a> {
+    /// One `tongdai serve` on a SQLite file, its bus in process.
+    Single,
+    /// `nodes` processes of `tongdai serve` on one PostgreSQL schema and one Redis: webhooks go
+    /// to the nodes in turn, and the agents' sockets are split evenly over them.
+    Shared {
+        /// PostgreSQL URL (a fresh schema is made in it and dropped afterwards).
+        postgres: &'a str,
+        /// Redis URL (the realtime bus between the nodes).
+        redis: &'a str,
+        /// How many server processes.
+        nodes: usize,
+    },
+}
+
 /// P2 at `rate` events/s with `agents` sockets for `duration`.
 pub async fn end_to_end(
     rate: u64,
     agents: usize,
     duration: Duration,
     perf: Option<&Path>,
+    cluster: Cluster<'_>,
 ) -> anyhow::Result<EndToEnd> {
     let dir = TempDir::new("p2")?;
-    let db_url = dir.sqlite_url();
-    user_add(&dir.0, &db_url, "owner@bench.tongdai.vn", "owner").await?;
-    let users = AGENT_USERS.min(agents.max(1));
-    for i in 0..users {
-        user_add(
-            &dir.0,
-            &db_url,
-            &format!("agent{i}@bench.tongdai.vn"),
-            "agent",
-        )
-        .await?;
-    }
-    let mut p = Proc::serve(&dir.0, &db_url, true).await?;
+    let (schema, nodes, redis) = match cluster {
+        Cluster::Single => (None, 1, None),
+        Cluster::Shared {
+            postgres,
+            redis,
+            nodes,
+        } => (
+            Some(PgSchema::create(postgres).await?),
+            nodes.max(1),
+            Some(redis),
+        ),
+    };
+    let db_url = match &schema {
+        None => dir.sqlite_url(),
+        Some(s) => s.url.clone(),
+    };
     let r = async {
-        p.wait_ready("/readyz", Duration::from_secs(30)).await?;
-        let owner = login(p.addr, "owner@bench.tongdai.vn").await?;
-        connect_page(p.addr, &owner, PAGE_ID).await?;
-        let mut sessions = Vec::new();
+        // The first `user add` also creates the tables, before any server starts.
+        user_add(&dir.0, &db_url, "owner@bench.tongdai.vn", "owner").await?;
+        let users = AGENT_USERS.min(agents.max(1));
         for i in 0..users {
-            sessions.push(login(p.addr, &format!("agent{i}@bench.tongdai.vn")).await?);
+            user_add(
+                &dir.0,
+                &db_url,
+                &format!("agent{i}@bench.tongdai.vn"),
+                "agent",
+            )
+            .await?;
         }
-        warm_up(p.addr, &owner).await?;
-        let sockets = open_sockets(p.addr, &sessions, agents, 64 * 1024, 64).await?;
-        let rec = Perf::start(perf, p.pid, &format!("p2-{rate}x{agents}"));
-        let r = run_point(&p, sockets, rate, duration).await;
-        rec.stop().await;
-        let mut r = r?;
-        r.batches = batch_stats(p.addr).await;
-        anyhow::Ok(r)
+        let mut dirs = Vec::new();
+        let mut procs = Vec::new();
+        for i in 0..nodes {
+            let d = TempDir::new(&format!("p2-node{i}"))?;
+            procs.push(Proc::serve_node(&d.0, &db_url, true, redis).await?);
+            dirs.push(d);
+        }
+        let r = async {
+            for p in procs.iter_mut() {
+                p.wait_ready("/readyz", Duration::from_secs(30)).await?;
+            }
+            let first = procs[0].addr;
+            let owner = login(first, "owner@bench.tongdai.vn").await?;
+            connect_page(first, &owner, PAGE_ID).await?;
+            // Sessions live in the database: each works on every node.
+            let mut sessions = Vec::new();
+            for i in 0..users {
+                sessions.push(login(first, &format!("agent{i}@bench.tongdai.vn")).await?);
+            }
+            warm_up(first, &owner).await?;
+            let mut sockets = Vec::with_capacity(agents);
+            for (i, p) in procs.iter().enumerate() {
+                let share = agents / nodes + usize::from(i < agents % nodes);
+                sockets.extend(open_sockets(p.addr, &sessions, share, 64 * 1024, 64).await?);
+            }
+            let tag = match cluster {
+                Cluster::Single => format!("p2-{rate}x{agents}"),
+                Cluster::Shared { .. } => format!("p2-{nodes}nodes-{rate}x{agents}"),
+            };
+            let recs: Vec<Perf> = procs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let name = if nodes == 1 {
+                        tag.clone()
+                    } else {
+                        format!("{tag}-node{i}")
+                    };
+                    Perf::start(perf, p.pid, &name)
+                })
+                .collect();
+            let r = run_point(&procs, sockets, rate, duration).await;
+            for rec in recs {
+                rec.stop().await;
+            }
+            let mut r = r?;
+            let addrs: Vec<SocketAddr> = procs.iter().map(|p| p.addr).collect();
+            r.batches = batch_stats_of(&addrs).await;
+            anyhow::Ok(r)
+        }
+        .await;
+        for p in procs {
+            p.stop().await;
+        }
+        drop(dirs);
+        r
     }
     .await;
-    p.stop().await;
+    if let Some(s) = schema {
+        s.drop_schema().await;
+    }
     r
 }
 
@@ -182,7 +266,7 @@ async fn warm_up(addr: SocketAddr, owner: &Session) -> anyhow::Result<()> {
 }
 
 async fn run_point(
-    p: &Proc,
+    nodes: &[Proc],
     sockets: Vec<WsClient>,
     rate: u64,
     duration: Duration,
@@ -195,11 +279,13 @@ async fn run_point(
     let scheduled_ns = move |seq: u64| ((seq - base) as f64 * period_ns) as u64;
     let stop = CancellationToken::new();
     let received = Arc::new(AtomicU64::new(0));
+    // When the last measured frame arrived (ns after t0), for the delivered frames per second.
+    let last_arrival = Arc::new(AtomicU64::new(0));
 
     // Agent sockets: every frame carrying a measured marker gives one latency sample.
     let mut readers = JoinSet::new();
     for mut ws in sockets {
-        let (stop, received) = (stop.clone(), received.clone());
+        let (stop, received, last_arrival) = (stop.clone(), received.clone(), last_arrival.clone());
         readers.spawn(async move {
             let mut st = SocketStats {
                 latencies: Vec::with_capacity((n as usize).min(4096)),
@@ -219,6 +305,7 @@ async fn run_point(
                                 st.latencies
                                     .push(now.saturating_sub(scheduled_ns(seq)) / 1000);
                                 received.fetch_add(1, Ordering::Relaxed);
+                                last_arrival.fetch_max(now, Ordering::Relaxed);
                             }
                         } else if payload.starts_with(br#"{"type":"resync""#) {
                             st.resyncs += 1;
@@ -237,10 +324,11 @@ async fn run_point(
     let ack = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n as usize)));
     let mut queues = Vec::new();
     let mut senders = JoinSet::new();
-    for _ in 0..SENDERS {
+    for i in 0..SENDERS {
         let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
         queues.push(tx);
-        let mut c = Conn::connect(p.addr).await?;
+        // Event `seq` goes to sender `seq % SENDERS`, so consecutive events alternate nodes.
+        let mut c = Conn::connect(nodes[i % nodes.len()].addr).await?;
         let (acked, ack) = (acked.clone(), ack.clone());
         senders.spawn(async move {
             while let Some(seq) = rx.recv().await {
@@ -259,7 +347,8 @@ async fn run_point(
     }
 
     // Open loop: a 1 ms tick releases every event whose scheduled time has come.
-    let cpu0 = (p.cpu_time(), super::server::cpu_time(std::process::id()));
+    let node_cpu = || nodes.iter().map(Proc::cpu_time).collect::<Vec<_>>();
+    let cpu0 = (node_cpu(), super::server::cpu_time(std::process::id()));
     tokio::time::sleep_until(t0.into()).await;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -282,7 +371,7 @@ async fn run_point(
     }
     senders.abort_all();
     let mut ack = std::mem::take(&mut *ack.lock().expect("ack samples"));
-    let cpu1 = (p.cpu_time(), super::server::cpu_time(std::process::id()));
+    let cpu1 = (node_cpu(), super::server::cpu_time(std::process::id()));
     let wall = t0.elapsed().as_secs_f64();
 
     // Wait for the frames still on their way: until all arrived, or 3 s without progress.
@@ -309,18 +398,33 @@ async fn run_point(
         resyncs += st.resyncs;
         latencies.extend(st.latencies);
     }
+    let node_cpu: Vec<f64> = cpu1
+        .0
+        .iter()
+        .zip(&cpu0.0)
+        .map(|(b, a)| (*b - *a).as_secs_f64() / wall)
+        .collect();
+    let received = latencies.len() as u64;
+    let delivery_secs = Duration::from_nanos(last_arrival.load(Ordering::Relaxed)).as_secs_f64();
     Ok(EndToEnd {
         rate,
         agents,
+        nodes: nodes.len(),
         sent: n,
         acked: acked.load(Ordering::Relaxed),
         expected,
-        received: latencies.len() as u64,
+        received,
+        frames_per_second: if delivery_secs > 0.0 {
+            received as f64 / delivery_secs
+        } else {
+            0.0
+        },
         resyncs,
         latency: Summary::of(&mut latencies),
         ack: Summary::of(&mut ack),
         achieved_rate: n as f64 / send_wall.as_secs_f64(),
-        server_cpu: (cpu1.0 - cpu0.0).as_secs_f64() / wall,
+        server_cpu: node_cpu.iter().sum(),
+        node_cpu,
         client_cpu: (cpu1.1 - cpu0.1).as_secs_f64() / wall,
         batches: None,
     })

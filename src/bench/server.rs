@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use http::Method;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -122,6 +123,17 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, Stdio, Stdio)> {
 impl Proc {
     /// `tongdai serve` on a free port.
     pub async fn serve(dir: &Path, db_url: &str, workers: bool) -> anyhow::Result<Proc> {
+        Self::serve_node(dir, db_url, workers, None).await
+    }
+
+    /// `tongdai serve` on a free port, one node of several when `redis` is given (its realtime
+    /// bus then goes through that Redis).
+    pub async fn serve_node(
+        dir: &Path,
+        db_url: &str,
+        workers: bool,
+        redis: Option<&str>,
+    ) -> anyhow::Result<Proc> {
         let addr = free_addr()?;
         let (log, out, err) = log_file(dir, "server.log")?;
         let mut cmd = command(dir, db_url, workers)?;
@@ -129,6 +141,9 @@ impl Proc {
             .env("TONGDAI_LISTEN", addr.to_string())
             .stdout(out)
             .stderr(err);
+        if let Some(url) = redis {
+            cmd.env("TONGDAI_REDIS_URL", url);
+        }
         Self::start(cmd, addr, log)
     }
 
@@ -198,6 +213,43 @@ impl Proc {
     /// Kill the process and wait for it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+/// A throw-away PostgreSQL schema (`bench_<random>`), for the runs on PostgreSQL.
+pub struct PgSchema {
+    admin: DatabaseConnection,
+    name: String,
+    /// The database URL with this schema as its search path, for the server processes.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// Create a fresh schema on the PostgreSQL at `url`.
+    pub async fn create(url: &str) -> anyhow::Result<PgSchema> {
+        let name = format!(
+            "bench_{}",
+            crate::crypto::random_token(6)
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let admin = Database::connect(url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
+            .await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}options=-c%20search_path%3D{name}");
+        Ok(PgSchema { admin, name, url })
+    }
+
+    /// Drop the schema and everything in it.
+    pub async fn drop_schema(self) {
+        let _ = self
+            .admin
+            .execute_unprepared(&format!("DROP SCHEMA \"{}\" CASCADE", self.name))
+            .await;
     }
 }
 
@@ -323,15 +375,19 @@ pub async fn metrics(addr: SocketAddr) -> anyhow::Result<std::collections::HashM
 
 /// Mean webhooks per group-commit batch and mean milliseconds per batch, from `/metrics`.
 pub async fn batch_stats(addr: SocketAddr) -> Option<(f64, f64)> {
-    let m = metrics(addr).await.ok()?;
-    let n = *m.get("tongdai_ingest_batch_size_count")?;
-    if n == 0.0 {
-        return None;
+    batch_stats_of(&[addr]).await
+}
+
+/// [`batch_stats`] over the batches of several nodes.
+pub async fn batch_stats_of(addrs: &[SocketAddr]) -> Option<(f64, f64)> {
+    let (mut n, mut size, mut ms) = (0.0, 0.0, 0.0);
+    for addr in addrs {
+        let m = metrics(*addr).await.ok()?;
+        n += *m.get("tongdai_ingest_batch_size_count")?;
+        size += m.get("tongdai_ingest_batch_size_sum")?;
+        ms += m.get("tongdai_ingest_batch_latency_ms_sum")?;
     }
-    Some((
-        m.get("tongdai_ingest_batch_size_sum")? / n,
-        m.get("tongdai_ingest_batch_latency_ms_sum")? / n,
-    ))
+    (n > 0.0).then(|| (size / n, ms / n))
 }
 
 /// A `perf record` of one process (a flat `cpu-clock` profile), when asked for.

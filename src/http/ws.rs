@@ -11,12 +11,12 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::error::AppError;
 use crate::http::extract::Auth;
 use crate::realtime::Subscription;
-use crate::realtime::bus::{Frame, resync_frame};
+use crate::realtime::bus::{ClientGuard, Frame, resync_frame};
 use crate::state::AppState;
 
 /// Query of the websocket URL.
@@ -50,33 +50,41 @@ pub async fn connect_ws(
     }
     let sub = state.bus.subscribe(p.workspace_id, q.since);
     let guard = state.bus.client_guard();
-    // tungstenite's default 128 KiB read buffer is resident per socket and zero-filled on every
-    // read; agents send almost nothing, so 4 KiB is plenty.
+    // The session future is the upgrade callback's future itself: wrapping it in another
+    // `async` block would keep a second copy of the socket in every connection's task.
     Ok(ws
-        .read_buffer_size(4096)
-        .on_upgrade(move |socket: WebSocket| async move {
-            let _guard = guard;
-            let (tx, rx) = socket.split();
-            session(tx, rx, sub).await;
-        }))
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket: WebSocket| session(socket, sub, guard)))
 }
+
+/// Read buffer of a socket. tungstenite keeps it allocated for the socket's life and zero-fills
+/// it on every read (its default is 128 KiB). Agents send nothing but control frames (ping,
+/// close); a bigger frame still gets in, the buffer grows for it.
+const READ_BUFFER: usize = 1024;
+
+/// Frames already waiting on the bus are written together, up to this many bytes, in one
+/// flush (one `write` instead of one per frame). It also bounds the write buffer a socket
+/// keeps after a burst.
+const BATCH_BYTES: usize = 8 * 1024;
 
 fn text(frame: &Frame) -> Message {
-    Message::text(frame.json())
+    Message::Text(frame.text())
 }
 
-/// The socket loop, generic so it can be driven without a network.
-pub async fn session<W, R>(mut tx: W, mut rx: R, mut sub: Subscription)
+/// The `hello` frame. Built here, not in [`session`], so that its frame does not stay in the
+/// socket's future for the whole connection.
+fn hello(seq: u64) -> Message {
+    text(&Frame::new("hello", seq, serde_json::json!({ "seq": seq })))
+}
+
+/// The socket loop, generic so it can be driven without a network. One task per socket: the
+/// socket is not split, the loop waits on the client and on the bus at once. `_client` counts
+/// the socket as connected until the loop ends.
+pub async fn session<S>(mut socket: S, mut sub: Subscription, _client: ClientGuard)
 where
-    W: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let hello = Frame::new(
-        "hello",
-        sub.current,
-        serde_json::json!({ "seq": sub.current }),
-    );
-    if tx.send(text(&hello)).await.is_err() {
+    if socket.feed(hello(sub.current)).await.is_err() {
         return;
     }
     let mut last = sub.current;
@@ -84,35 +92,63 @@ where
         Some(frames) => {
             for f in frames {
                 last = last.max(f.seq);
-                if tx.send(text(&f)).await.is_err() {
+                if socket.feed(text(&f)).await.is_err() {
                     return;
                 }
             }
         }
         None => {
-            if tx.send(text(&resync_frame(sub.current))).await.is_err() {
+            if socket.feed(text(&resync_frame(sub.current))).await.is_err() {
                 return;
             }
         }
     }
+    if socket.flush().await.is_err() {
+        return;
+    }
     loop {
         tokio::select! {
-            incoming = rx.next() => match incoming {
+            incoming = socket.next() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(Message::Ping(p))) => { if tx.send(Message::Pong(p)).await.is_err() { return; } }
+                Some(Ok(Message::Ping(p))) => { if socket.send(Message::Pong(p)).await.is_err() { return; } }
                 Some(Ok(_)) => {}
             },
-            frame = sub.rx.recv() => match frame {
-                Ok(f) => {
-                    // Skip what the replay already sent.
-                    if f.kind != "resync" && f.seq <= last { continue; }
-                    last = last.max(f.seq);
-                    if tx.send(text(&f)).await.is_err() { return; }
+            frame = sub.rx.recv() => {
+                let mut frame = frame;
+                let mut queued = 0;
+                loop {
+                    let out = match frame {
+                        // Skip what the replay already sent.
+                        Ok(f) if f.kind != "resync" && f.seq <= last => None,
+                        Ok(f) => {
+                            last = last.max(f.seq);
+                            Some(f.text())
+                        }
+                        Err(RecvError::Lagged(_)) => Some(resync_frame(last).text()),
+                        Err(RecvError::Closed) => {
+                            let _ = socket.flush().await;
+                            return;
+                        }
+                    };
+                    if let Some(t) = out {
+                        queued += t.len();
+                        if socket.feed(Message::Text(t)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if queued >= BATCH_BYTES {
+                        break;
+                    }
+                    frame = match sub.rx.try_recv() {
+                        Ok(f) => Ok(f),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                        Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                    };
                 }
-                Err(RecvError::Lagged(_)) => {
-                    if tx.send(text(&resync_frame(last))).await.is_err() { return; }
+                if socket.flush().await.is_err() {
+                    return;
                 }
-                Err(RecvError::Closed) => return,
             },
         }
     }

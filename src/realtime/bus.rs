@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -27,9 +28,10 @@ pub struct Frame {
     pub seq: u64,
     /// Payload.
     pub data: serde_json::Value,
-    /// The serialized frame, made once and shared by every socket that sends it.
+    /// The serialized frame, made once and shared (reference-counted, not copied) by every
+    /// socket that sends it.
     #[serde(skip)]
-    json: std::sync::OnceLock<String>,
+    json: std::sync::OnceLock<Utf8Bytes>,
 }
 
 impl Frame {
@@ -45,8 +47,20 @@ impl Frame {
 
     /// The frame as JSON text (serialized on first use).
     pub fn json(&self) -> &str {
-        self.json
-            .get_or_init(|| serde_json::to_string(self).expect("frames serialize"))
+        self.encoded().as_str()
+    }
+
+    /// The frame as a websocket text payload: the shared serialization, no copy.
+    pub fn text(&self) -> Utf8Bytes {
+        self.encoded().clone()
+    }
+
+    fn encoded(&self) -> &Utf8Bytes {
+        self.json.get_or_init(|| {
+            serde_json::to_string(self)
+                .expect("frames serialize")
+                .into()
+        })
     }
 }
 
@@ -310,8 +324,8 @@ impl Bus {
     }
 }
 
-/// Decrements the client gauge when a socket closes.
-pub(crate) struct ClientGuard(Bus);
+/// Counts a websocket client as connected while it lives (made by the bus of the node).
+pub struct ClientGuard(Bus);
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
