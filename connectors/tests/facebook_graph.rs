@@ -1606,6 +1606,115 @@ async fn instagram_media_comments_and_their_replies_are_listed() {
 // ---- sandbox odds and ends -----------------------------------------------------------------
 
 #[tokio::test]
+async fn the_sandbox_pages_nested_lists_like_graph_with_working_next_urls() {
+    let env = Env::start().await;
+    let post = format!("{PAGE}_9");
+    let t0 = hours_ago(10);
+    env.sandbox
+        .add_post(SandboxPost::facebook(&post, PAGE, "p", t0));
+    for (id, parent, h) in [("9_1", None, 1), ("9_2", Some("9_1"), 2), ("9_3", None, 3)] {
+        let c = SandboxComment::new(id, &post, ("u", "U"), id, t0 + TimeDelta::hours(h));
+        env.sandbox.add_comment(match parent {
+            Some(p) => c.reply_to(p),
+            None => c,
+        });
+    }
+    env.sandbox.add_conversation(conversation(
+        "t_9",
+        "u_9",
+        "K",
+        (1..=3)
+            .map(|i| SandboxMessage::inbound(&format!("m_{i}"), "x", hours_ago(i)))
+            .collect(),
+    ));
+    let proof = appsecret_proof(SECRET, PAGE_TOKEN);
+    let auth = [
+        ("access_token", PAGE_TOKEN),
+        ("appsecret_proof", proof.as_str()),
+    ];
+    let get = |url: String, params: Vec<(&'static str, &'static str)>| {
+        let req = env.http.get(url).query(&auth).query(&params);
+        async move {
+            let r = req.send().await.expect("request");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let ids = |list: &Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+
+    // A nested list honours `.limit(n)` and its `next` is the sandbox's own edge.
+    let (status, posts) = get(
+        format!("{}/{PAGE}/posts", env.base),
+        vec![(
+            "fields",
+            "id,updated_time,comments.limit(2).filter(stream){id,message,parent{id}}",
+        )],
+    )
+    .await;
+    assert_eq!(status, 200, "{posts}");
+    let p = &posts["data"][0];
+    assert_eq!(
+        p["updated_time"].as_str(),
+        Some(
+            (t0 + TimeDelta::hours(3))
+                .format("%Y-%m-%dT%H:%M:%S+0000")
+                .to_string()
+                .as_str()
+        ),
+        "the newest comment's time"
+    );
+    assert_eq!(ids(&p["comments"]), ["9_1", "9_2"]);
+    let next = p["comments"]["paging"]["next"].as_str().expect("next");
+    assert!(
+        next.starts_with(&format!("{}/{post}/comments?", env.base)),
+        "{next}"
+    );
+    let (status, rest) = get(next.to_owned(), vec![]).await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(ids(&rest), ["9_3"]);
+    assert!(rest["paging"].get("next").is_none());
+
+    // The edge: top-level comments by default, every one with `filter=stream`, in either order.
+    let edge = format!("{}/{post}/comments", env.base);
+    assert_eq!(ids(&get(edge.clone(), vec![]).await.1), ["9_1", "9_3"]);
+    assert_eq!(
+        ids(&get(
+            edge.clone(),
+            vec![("filter", "stream"), ("order", "reverse_chronological")]
+        )
+        .await
+        .1),
+        ["9_3", "9_2", "9_1"]
+    );
+    let (status, bad) = get(edge, vec![("after", "not-a-cursor")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(bad["error"]["code"], 100);
+    assert_eq!(bad["error"]["message"], "(#100) Invalid cursor");
+
+    // A conversation's messages, newest first, nested and through the edge.
+    let (_, convs) = get(
+        format!("{}/{PAGE}/conversations", env.base),
+        vec![("fields", "messages.limit(2){id,created_time}")],
+    )
+    .await;
+    assert_eq!(ids(&convs["data"][0]["messages"]), ["m_1", "m_2"]);
+    let next = convs["data"][0]["messages"]["paging"]["next"]
+        .as_str()
+        .expect("next");
+    assert!(next.starts_with(&format!("{}/t_9/messages?", env.base)));
+    assert_eq!(ids(&get(next.to_owned(), vec![]).await.1), ["m_3"]);
+    // `/{page}/messages` is the Send API: it still lists nothing.
+    let (status, _) = get(format!("{}/{PAGE}/messages", env.base), vec![]).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
 async fn the_cdn_serves_registered_bytes_with_their_content_type() {
     let env = Env::start().await;
     env.sandbox

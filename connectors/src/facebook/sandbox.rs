@@ -3,10 +3,11 @@
 //! `shared/specs/social.md` §2.6–2.9 and §3.2: the Send API's messaging windows and private
 //! replies, comment replies / hiding / deletion, the Facebook Login dialog and token
 //! exchanges, `/me/accounts`, Page subscriptions, profiles, posts and media, conversation and
-//! comment listings, and `appsecret_proof`. Tests configure what the fake user, Pages and
-//! customers look like, queue failures per path, and read back what the sandbox recorded. It
-//! also serves registered bytes under `/cdn/{name}` and builds webhook bodies byte-for-byte
-//! in the form Meta sends them.
+//! comment listings (nested `messages`, `comments` and `replies` paged like Graph's, with their
+//! edges `/{conversation}/messages`, `/{post}/comments`, `/{comment}/replies`), and
+//! `appsecret_proof`. Tests configure what the fake user, Pages and customers look like, queue
+//! failures per path, and read back what the sandbox recorded. It also serves registered bytes
+//! under `/cdn/{name}` and builds webhook bodies byte-for-byte in the form Meta sends them.
 //!
 //! Unknown tokens, customers and Pages are accepted (the hub's tests send without setting
 //! anything up); the rules apply to what a test registered.
@@ -72,10 +73,11 @@ pub const KNOWN_PAGE_FIELDS: [&str; 17] = [
     "mention",
     "message_context",
 ];
-/// Comments of one post rendered in a listing (the connector asks for `limit(100)`).
-const COMMENTS_PER_POST: usize = 100;
-/// Messages of one conversation rendered in a listing (the connector asks for `limit(50)`).
-const MESSAGES_PER_CONVERSATION: usize = 50;
+/// The most items a page of a nested list (a conversation's `messages`, a post's `comments`,
+/// a comment's `replies`) or of its edge holds, whatever `limit` asks, unless a test sets
+/// another with [`GraphSandbox::set_nested_page_size`]. Without `limit`, such a page holds
+/// [`DEFAULT_PAGE_SIZE`] items.
+pub const MAX_NESTED_PAGE_SIZE: usize = 100;
 
 /// One HTTP request the sandbox received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -570,6 +572,7 @@ struct State {
     // Data.
     accounts_page_size: usize,
     list_page_size: usize,
+    nested_page_size: usize,
     last_inbound: HashMap<(String, String), DateTime<Utc>>,
     private_replied: HashSet<String>,
     profiles: HashMap<String, SandboxProfile>,
@@ -609,6 +612,7 @@ impl Default for State {
             subscriptions: HashMap::new(),
             accounts_page_size: DEFAULT_PAGE_SIZE,
             list_page_size: DEFAULT_PAGE_SIZE,
+            nested_page_size: MAX_NESTED_PAGE_SIZE,
             last_inbound: HashMap::new(),
             private_replied: HashSet::new(),
             profiles: HashMap::new(),
@@ -678,6 +682,19 @@ impl State {
     fn comment_platform(&self, c: &SandboxComment) -> Platform {
         self.post(&c.post_id)
             .map_or(Platform::Facebook, |p| p.platform)
+    }
+
+    fn conversation(&self, id: &str) -> Option<&SandboxConversation> {
+        self.conversations.iter().find(|c| c.id == id)
+    }
+
+    /// A post's `updated_time`: when it was created or last commented on.
+    fn post_updated_time(&self, post: &SandboxPost) -> DateTime<Utc> {
+        self.comments
+            .iter()
+            .filter(|c| c.post_id == post.id)
+            .map(|c| c.created_time)
+            .fold(post.created_time, DateTime::max)
     }
 
     fn take_failure(&mut self, req: &RecordedRequest) -> Option<SandboxFailure> {
@@ -864,6 +881,14 @@ impl GraphSandbox {
         self.state().list_page_size = n.max(1);
     }
 
+    /// The most items per page of nested lists (a conversation's `messages`, a post's or
+    /// media's `comments`, an Instagram comment's `replies`) and of their edges
+    /// (`/{conversation}/messages`, `/{post}/comments`, `/{comment}/replies`), even when the
+    /// request asks a larger `limit` (at least 1; [`MAX_NESTED_PAGE_SIZE`] by default).
+    pub fn set_nested_page_size(&self, n: usize) {
+        self.state().nested_page_size = n.max(1);
+    }
+
     /// Invalidate a token: calls with it get code 190 subcode 460 (password changed).
     pub fn revoke_token(&self, token: &str) {
         self.state().revoked.insert(token.to_owned());
@@ -894,6 +919,7 @@ impl GraphSandbox {
     }
 
     /// A post or media (answered by `GET /{id}`, listed by `/{page}/posts` or `/{ig}/media`).
+    /// A Facebook post's `updated_time` is its newest comment's time, else its `created_time`.
     pub fn add_post(&self, post: SandboxPost) {
         let mut s = self.state();
         s.posts.retain(|p| p.id != post.id);
@@ -914,7 +940,8 @@ impl GraphSandbox {
         self.state().comment(id).cloned()
     }
 
-    /// A conversation listed by `/{page}/conversations` (Instagram: `?platform=instagram`).
+    /// A conversation listed by `/{page}/conversations` (Instagram: `?platform=instagram`),
+    /// whose messages `/{conversation}/messages` lists too.
     pub fn add_conversation(&self, conversation: SandboxConversation) {
         let mut s = self.state();
         s.conversations.retain(|c| c.id != conversation.id);
@@ -1109,8 +1136,10 @@ fn route(
             &format!("Unknown path components: {}", req.path),
         );
     }
-    if let [_, "messages"] = segments.as_slice()
+    // `POST /{page}/messages` is the Send API; only a conversation has a `messages` list.
+    if let [node, "messages"] = segments.as_slice()
         && method != "POST"
+        && !(method == "GET" && state.conversation(node).is_some())
     {
         return unsupported(state, method, &path);
     }
@@ -1131,6 +1160,8 @@ fn route(
     match (method, segments.as_slice()) {
         ("GET", ["me", "accounts"]) => me_accounts(state, &call),
         ("POST", [node, "messages"]) => send(state, &call, node),
+        ("GET", [id, "messages"]) => conversation_messages(state, &call, id),
+        ("GET", [id, edge @ ("comments" | "replies")]) => comment_edge(state, &call, id, edge),
         (_, [page, "subscribed_apps"]) => subscribed_apps(state, &call, page),
         ("POST", [id, edge @ ("comments" | "replies")]) => reply(state, &call, id, edge),
         ("GET", [node, "conversations"]) => conversations(state, &call, node),
@@ -1741,10 +1772,36 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
         .ok()
 }
 
-/// One page of `items` (already rendered) per the request's `after` and `limit`, as Graph
-/// lists it: `{"data": […], "paging": {"cursors": {…}, "next": …}}`; `None` for a cursor the
-/// sandbox did not issue.
-fn paged(call: &Call<'_>, items: Vec<Value>, default_size: usize) -> Option<Value> {
+/// `items[start..start + size]` as Graph lists them: `{"data": […], "paging": {"cursors":
+/// {"before", "after"}, "next"}}`, with `next` = `next_url(after)` when more items follow.
+fn page_of(
+    items: Vec<Value>,
+    start: usize,
+    size: usize,
+    next_url: impl FnOnce(&str) -> Option<String>,
+) -> Value {
+    let total = items.len();
+    let data: Vec<Value> = items.into_iter().skip(start).take(size).collect();
+    if data.is_empty() {
+        return json!({ "data": data });
+    }
+    let last = start + data.len() - 1;
+    let after = encode_cursor(last);
+    let mut paging = json!({
+        "cursors": {"before": encode_cursor(start), "after": after}
+    });
+    if last + 1 < total
+        && let Some(next) = next_url(&after)
+    {
+        paging["next"] = next.into();
+    }
+    json!({ "data": data, "paging": paging })
+}
+
+/// One page of `items` (already rendered) per the request's `after` and `limit` (`limit`, or
+/// `default_size` without one, at most `cap`), as Graph lists it, with a `next` URL repeating
+/// the request; `None` for a cursor the sandbox did not issue.
+fn paged(call: &Call<'_>, items: Vec<Value>, default_size: usize, cap: usize) -> Option<Value> {
     let start = match call.param("after") {
         Some(c) => decode_cursor(&c)? + 1,
         None => 0,
@@ -1753,40 +1810,81 @@ fn paged(call: &Call<'_>, items: Vec<Value>, default_size: usize) -> Option<Valu
         .param("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
-        .unwrap_or(default_size);
-    let total = items.len();
-    let data: Vec<Value> = items.into_iter().skip(start).take(size).collect();
-    let mut out = json!({ "data": data });
-    if !data.is_empty() {
-        let last = start + data.len() - 1;
-        let mut paging = json!({
-            "cursors": {"before": encode_cursor(start), "after": encode_cursor(last)}
-        });
-        if last + 1 < total {
-            let mut next =
-                url::Url::parse(&format!("http://{}{}", call.shared.addr, call.req.path)).ok()?;
-            {
-                let mut q = next.query_pairs_mut();
-                for (k, v) in url::form_urlencoded::parse(call.req.query.as_bytes()) {
-                    if k != "after" {
-                        q.append_pair(&k, &v);
-                    }
+        .unwrap_or(default_size)
+        .min(cap);
+    Some(page_of(items, start, size, |after| {
+        let mut next =
+            url::Url::parse(&format!("http://{}{}", call.shared.addr, call.req.path)).ok()?;
+        {
+            let mut q = next.query_pairs_mut();
+            for (k, v) in url::form_urlencoded::parse(call.req.query.as_bytes()) {
+                if k != "after" {
+                    q.append_pair(&k, &v);
                 }
-                q.append_pair("after", &encode_cursor(last));
             }
-            paging["next"] = next.as_str().into();
+            q.append_pair("after", after);
         }
-        out["paging"] = paging;
-    }
-    Some(out)
+        Some(next.into())
+    }))
 }
 
 /// [`paged`] as an answer: the page, or Graph's refusal of a cursor it did not issue.
 fn paged_response(state: &mut State, call: &Call<'_>, items: Vec<Value>, size: usize) -> Reply {
-    match paged(call, items, size) {
+    match paged(call, items, size, usize::MAX) {
         Some(v) => json_response(StatusCode::OK, &v),
         None => bad_param(state, "(#100) Invalid cursor"),
     }
+}
+
+/// An edge of a nested list (`/{conversation}/messages`, `/{post}/comments`, …): paged like
+/// the nested list itself, so its cursors carry on from there.
+fn edge_response(state: &mut State, call: &Call<'_>, items: Vec<Value>) -> Reply {
+    match paged(call, items, DEFAULT_PAGE_SIZE, state.nested_page_size) {
+        Some(v) => json_response(StatusCode::OK, &v),
+        None => bad_param(state, "(#100) Invalid cursor"),
+    }
+}
+
+/// The first page of a nested list (field expansion `edge.limit(n){sub}` on `node`), whose
+/// `next` points at the edge `/{node}/{edge}` with the same sub-fields and modifiers, as
+/// Graph's does.
+fn nested_list(
+    state: &State,
+    call: &Call<'_>,
+    node: &str,
+    spec: &FieldSpec,
+    items: Vec<Value>,
+) -> Value {
+    let size = spec
+        .modifier("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .min(state.nested_page_size);
+    page_of(items, 0, size, |after| {
+        let mut next = url::Url::parse(&format!("http://{}", call.shared.addr)).ok()?;
+        next.path_segments_mut()
+            .ok()?
+            .clear()
+            .extend([GRAPH_VERSION, node, spec.name.as_str()]);
+        {
+            let mut q = next.query_pairs_mut();
+            if !spec.sub.is_empty() {
+                q.append_pair("fields", &spec.sub);
+            }
+            for (k, v) in spec.modifiers.iter().filter(|(k, _)| k != "limit") {
+                q.append_pair(k, v);
+            }
+            q.append_pair("limit", &size.to_string());
+            for k in ["access_token", "appsecret_proof"] {
+                if let Some(v) = call.param(k) {
+                    q.append_pair(k, &v);
+                }
+            }
+            q.append_pair("after", after);
+        }
+        Some(next.into())
+    })
 }
 
 fn me_accounts(state: &mut State, call: &Call<'_>) -> Reply {
@@ -1905,36 +2003,86 @@ fn graph_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S+0000").to_string()
 }
 
-fn requested(call: &Call<'_>) -> Vec<String> {
-    call.param("fields")
-        .map(|f| split_fields(&f))
-        .unwrap_or_default()
+/// One field of a `fields` expression: `comments.limit(5).filter(stream){id,message}`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FieldSpec {
+    name: String,
+    /// The `.modifier(value)` parts in order, e.g. `("limit", "5")`, `("filter", "stream")`.
+    modifiers: Vec<(String, String)>,
+    /// The sub-fields between the braces, as written (empty without braces).
+    sub: String,
 }
 
-/// Top-level names of a `fields` expression (`a,b.limit(5){c,d},e` → `a, b, e`).
-fn split_fields(fields: &str) -> Vec<String> {
-    let mut out = Vec::new();
+impl FieldSpec {
+    fn modifier(&self, name: &str) -> Option<&str> {
+        self.modifiers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The top-level fields of a `fields` expression (`a,b.limit(5){c,d{e}},f` → `a`, `b` with
+/// `limit` 5 and sub-fields `c,d{e}`, `f`).
+fn parse_fields(expr: &str) -> Vec<FieldSpec> {
+    let mut pieces = Vec::new();
     let mut depth = 0i32;
     let mut current = String::new();
-    for c in fields.chars() {
+    for c in expr.chars() {
         match c {
             '{' | '(' => depth += 1,
             '}' | ')' => depth -= 1,
             ',' if depth == 0 => {
-                out.push(std::mem::take(&mut current));
+                pieces.push(std::mem::take(&mut current));
                 continue;
             }
             _ => {}
         }
-        if depth == 0 && c != '}' && c != ')' {
-            current.push(c);
-        }
+        current.push(c);
     }
-    out.push(current);
-    out.into_iter()
-        .map(|f| f.split('.').next().unwrap_or_default().trim().to_owned())
-        .filter(|f| !f.is_empty())
+    pieces.push(current);
+    pieces
+        .iter()
+        .filter_map(|p| parse_field(p.trim()))
         .collect()
+}
+
+fn parse_field(piece: &str) -> Option<FieldSpec> {
+    let (head, sub) = match piece.split_once('{') {
+        Some((head, rest)) => (head, rest.strip_suffix('}').unwrap_or(rest)),
+        None => (piece, ""),
+    };
+    let mut parts = head.split('.');
+    let name = parts.next()?.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let modifiers = parts
+        .filter_map(|m| {
+            let (k, v) = m.split_once('(')?;
+            Some((
+                k.trim().to_owned(),
+                v.trim_end_matches(')').trim().to_owned(),
+            ))
+        })
+        .collect();
+    Some(FieldSpec {
+        name: name.to_owned(),
+        modifiers,
+        sub: sub.trim().to_owned(),
+    })
+}
+
+/// The request's `fields`.
+fn requested_fields(call: &Call<'_>) -> Vec<FieldSpec> {
+    call.param("fields")
+        .map(|f| parse_fields(&f))
+        .unwrap_or_default()
+}
+
+/// The names of the request's `fields`.
+fn requested(call: &Call<'_>) -> Vec<String> {
+    requested_fields(call).into_iter().map(|f| f.name).collect()
 }
 
 /// `GET /{id}`: a profile, a post or media, or a comment.
@@ -1972,6 +2120,10 @@ fn object(state: &mut State, call: &Call<'_>, id: &str) -> Reply {
                 put("message", p.text.clone().map(Value::from));
                 put("permalink_url", p.permalink.clone().map(Value::from));
                 put("created_time", time);
+                put(
+                    "updated_time",
+                    Some(graph_time(state.post_updated_time(p)).into()),
+                );
             }
         }
     } else if let Some(c) = state.comment(id) {
@@ -2017,70 +2169,28 @@ fn conversations(state: &mut State, call: &Call<'_>, node: &str) -> Reply {
     } else {
         (page, Platform::Facebook)
     };
-    let fields = requested(call);
-    let want = |f: &str| fields.iter().any(|x| x == f);
+    let fields = requested_fields(call);
+    let want = |f: &str| fields.iter().any(|x| x.name == f);
+    let messages = fields.iter().find(|f| f.name == "messages");
     let mut convs: Vec<&SandboxConversation> = state
         .conversations
         .iter()
         .filter(|c| c.account_id == account && c.platform == platform)
         .collect();
     convs.sort_by_key(|c| std::cmp::Reverse(c.updated_time()));
-    let party = |id: &str, name: &str| match platform {
-        Platform::Instagram => json!({"username": name, "id": id}),
-        _ => json!({"name": name, "email": format!("{id}@facebook.com"), "id": id}),
-    };
-    let account_name = state
-        .pages
-        .iter()
-        .find_map(|p| {
-            if p.id == account {
-                Some(p.name.clone())
-            } else {
-                p.instagram
-                    .as_ref()
-                    .filter(|ig| ig.id == account)
-                    .map(|ig| ig.username.clone())
-            }
-        })
-        .unwrap_or_else(|| "Shop".to_owned());
     let items: Vec<Value> = convs
         .into_iter()
         .map(|c| {
-            let customer = party(&c.user_id, &c.user_name);
-            let shop = party(&account, &account_name);
             let mut v = json!({"id": c.id});
             if want("updated_time") {
                 v["updated_time"] = graph_time(c.updated_time()).into();
             }
             if want("participants") {
-                v["participants"] = json!({"data": [customer.clone(), shop.clone()]});
+                let (customer, shop) = parties(state, c);
+                v["participants"] = json!({"data": [customer, shop]});
             }
-            if want("messages") {
-                let mut msgs: Vec<&SandboxMessage> = c.messages.iter().collect();
-                msgs.sort_by_key(|m| std::cmp::Reverse(m.created_time));
-                let data: Vec<Value> = msgs
-                    .into_iter()
-                    .take(MESSAGES_PER_CONVERSATION)
-                    .map(|m| {
-                        let (from, to) = if m.from_account {
-                            (shop.clone(), customer.clone())
-                        } else {
-                            (customer.clone(), shop.clone())
-                        };
-                        let mut mv = json!({
-                            "id": m.id,
-                            "message": m.text.clone().unwrap_or_default(),
-                            "from": from,
-                            "to": {"data": [to]},
-                            "created_time": graph_time(m.created_time),
-                        });
-                        if let Some((mime, url)) = &m.attachment {
-                            mv["attachments"] = json!({"data": [message_attachment(mime, url)]});
-                        }
-                        mv
-                    })
-                    .collect();
-                v["messages"] = json!({ "data": data });
+            if let Some(spec) = messages {
+                v["messages"] = nested_list(state, call, &c.id, spec, message_items(state, c));
             }
             v
         })
@@ -2089,81 +2199,198 @@ fn conversations(state: &mut State, call: &Call<'_>, node: &str) -> Reply {
     paged_response(state, call, items, size)
 }
 
-/// The comments of `post_id` as a Graph list (chronological).
-fn comment_list(state: &State, post_id: &str, platform: Platform, stream: bool) -> Value {
+/// The customer and the account of a conversation, as its `participants` show them.
+fn parties(state: &State, c: &SandboxConversation) -> (Value, Value) {
+    let party = |id: &str, name: &str| match c.platform {
+        Platform::Instagram => json!({"username": name, "id": id}),
+        _ => json!({"name": name, "email": format!("{id}@facebook.com"), "id": id}),
+    };
+    let account_name = state
+        .pages
+        .iter()
+        .find_map(|p| {
+            if p.id == c.account_id {
+                Some(p.name.clone())
+            } else {
+                p.instagram
+                    .as_ref()
+                    .filter(|ig| ig.id == c.account_id)
+                    .map(|ig| ig.username.clone())
+            }
+        })
+        .unwrap_or_else(|| "Shop".to_owned());
+    (
+        party(&c.user_id, &c.user_name),
+        party(&c.account_id, &account_name),
+    )
+}
+
+/// A conversation's messages, newest first, as Graph renders them.
+fn message_items(state: &State, c: &SandboxConversation) -> Vec<Value> {
+    let (customer, shop) = parties(state, c);
+    let mut msgs: Vec<&SandboxMessage> = c.messages.iter().collect();
+    msgs.sort_by_key(|m| std::cmp::Reverse(m.created_time));
+    msgs.into_iter()
+        .map(|m| {
+            let (from, to) = if m.from_account {
+                (shop.clone(), customer.clone())
+            } else {
+                (customer.clone(), shop.clone())
+            };
+            let mut mv = json!({
+                "id": m.id,
+                "message": m.text.clone().unwrap_or_default(),
+                "from": from,
+                "to": {"data": [to]},
+                "created_time": graph_time(m.created_time),
+            });
+            if let Some((mime, url)) = &m.attachment {
+                mv["attachments"] = json!({"data": [message_attachment(mime, url)]});
+            }
+            mv
+        })
+        .collect()
+}
+
+/// `GET /{conversation}/messages`: its messages, newest first.
+fn conversation_messages(state: &mut State, call: &Call<'_>, id: &str) -> Reply {
+    let Some(c) = state.conversation(id) else {
+        return no_object(state, "GET", id);
+    };
+    let items = message_items(state, c);
+    edge_response(state, call, items)
+}
+
+/// How a comment list is asked for, as modifiers of a nested list
+/// (`comments.filter(stream).order(reverse_chronological){…}`) or as an edge's parameters.
+struct CommentQuery {
+    /// `filter=stream`: every comment of a Facebook post, replies included (Graph's default,
+    /// `toplevel`, lists only the comments directly under the node).
+    stream: bool,
+    /// `order=reverse_chronological` (Graph's default is `chronological`).
+    reverse: bool,
+    /// The sub-fields, for nested `replies`.
+    fields: Vec<FieldSpec>,
+}
+
+impl CommentQuery {
+    fn of_spec(spec: &FieldSpec) -> Self {
+        CommentQuery {
+            stream: spec.modifier("filter") == Some("stream"),
+            reverse: spec.modifier("order") == Some("reverse_chronological"),
+            fields: parse_fields(&spec.sub),
+        }
+    }
+
+    fn of_call(call: &Call<'_>) -> Self {
+        CommentQuery {
+            stream: call.param("filter").as_deref() == Some("stream"),
+            reverse: call.param("order").as_deref() == Some("reverse_chronological"),
+            fields: requested_fields(call),
+        }
+    }
+}
+
+/// A comment as Graph renders it on `platform`.
+fn render_comment(c: &SandboxComment, platform: Platform) -> Value {
+    let mut v = json!({"id": c.id});
+    match platform {
+        Platform::Instagram => {
+            v["text"] = c.message.clone().unwrap_or_default().into();
+            v["timestamp"] = graph_time(c.created_time).into();
+            if let Some(name) = &c.from_name {
+                v["username"] = name.clone().into();
+            }
+            if let Some(id) = &c.from_id {
+                v["from"] = json!({"id": id, "username": c.from_name});
+            }
+        }
+        _ => {
+            v["message"] = c.message.clone().unwrap_or_default().into();
+            v["created_time"] = graph_time(c.created_time).into();
+            if let Some(id) = &c.from_id {
+                v["from"] = json!({"id": id, "name": c.from_name});
+            }
+            if let Some(parent) = &c.parent_id {
+                v["parent"] = json!({ "id": parent });
+            }
+            if let Some(url) = &c.photo_url {
+                v["attachment"] = json!({
+                    "type": "photo",
+                    "url": url,
+                    "media": {"image": {"src": url, "width": 720, "height": 720}},
+                });
+            }
+        }
+    }
+    v
+}
+
+/// The comments under `node` (a post or media, or a comment for its replies) as Graph lists
+/// them: the ones directly under it, or with `stream` every comment of the post; oldest first
+/// unless `reverse`. Instagram comments carry their `replies` as a nested list when asked.
+fn comment_items(
+    state: &State,
+    call: &Call<'_>,
+    node: &str,
+    platform: Platform,
+    query: &CommentQuery,
+) -> Vec<Value> {
+    let stream = query.stream && platform != Platform::Instagram;
     let mut comments: Vec<&SandboxComment> = state
         .comments
         .iter()
-        .filter(|c| c.post_id == post_id)
+        .filter(|c| match &c.parent_id {
+            Some(parent) => parent == node || (stream && c.post_id == node),
+            None => c.post_id == node,
+        })
         .collect();
     comments.sort_by_key(|c| c.created_time);
-    let render = |c: &SandboxComment| -> Value {
-        let mut v = json!({"id": c.id});
-        match platform {
-            Platform::Instagram => {
-                v["text"] = c.message.clone().unwrap_or_default().into();
-                v["timestamp"] = graph_time(c.created_time).into();
-                if let Some(name) = &c.from_name {
-                    v["username"] = name.clone().into();
-                }
-                if let Some(id) = &c.from_id {
-                    v["from"] = json!({"id": id, "username": c.from_name});
-                }
-            }
-            _ => {
-                v["message"] = c.message.clone().unwrap_or_default().into();
-                v["created_time"] = graph_time(c.created_time).into();
-                if let Some(id) = &c.from_id {
-                    v["from"] = json!({"id": id, "name": c.from_name});
-                }
-                if let Some(parent) = &c.parent_id {
-                    v["parent"] = json!({ "id": parent });
-                }
-                if let Some(url) = &c.photo_url {
-                    v["attachment"] = json!({
-                        "type": "photo",
-                        "url": url,
-                        "media": {"image": {"src": url, "width": 720, "height": 720}},
-                    });
-                }
-            }
-        }
-        v
-    };
-    let data: Vec<Value> = match platform {
-        Platform::Instagram => comments
-            .iter()
-            .filter(|c| c.parent_id.is_none())
-            .map(|c| {
-                let mut v = render(c);
-                let replies: Vec<Value> = comments
-                    .iter()
-                    .filter(|r| r.parent_id.as_deref() == Some(c.id.as_str()))
-                    .map(|r| render(r))
-                    .collect();
-                if !replies.is_empty() {
-                    v["replies"] = json!({ "data": replies });
-                }
-                v
-            })
-            .collect(),
-        // `filter(stream)` lists replies too; the default (`toplevel`) only top-level ones.
-        _ => comments
-            .iter()
-            .filter(|c| stream || c.parent_id.is_none())
-            .map(|c| render(c))
-            .collect(),
-    };
-    let more = data.len() > COMMENTS_PER_POST;
-    let data: Vec<Value> = data.into_iter().take(COMMENTS_PER_POST).collect();
-    let mut list = json!({ "data": data });
-    if more {
-        list["paging"] = json!({
-            "cursors": {"after": encode_cursor(COMMENTS_PER_POST - 1)},
-            "next": "https://graph.facebook.com/sandbox-comments-next",
-        });
+    if query.reverse {
+        comments.reverse();
     }
-    list
+    let replies = query
+        .fields
+        .iter()
+        .find(|f| f.name == "replies" && platform == Platform::Instagram);
+    comments
+        .into_iter()
+        .map(|c| {
+            let mut v = render_comment(c, platform);
+            if let Some(spec) = replies {
+                let items =
+                    comment_items(state, call, &c.id, platform, &CommentQuery::of_spec(spec));
+                if !items.is_empty() {
+                    v["replies"] = nested_list(state, call, &c.id, spec, items);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+/// `GET /{post}/comments`, `GET /{media}/comments`, `GET /{fb-comment}/comments` (its
+/// replies) and `GET /{ig-comment}/replies`.
+fn comment_edge(state: &mut State, call: &Call<'_>, id: &str, edge: &str) -> Reply {
+    let (platform, on_comment) = if let Some(p) = state.post(id) {
+        (p.platform, false)
+    } else if let Some(c) = state.comment(id) {
+        (state.comment_platform(c), true)
+    } else {
+        return no_object(state, "GET", id);
+    };
+    let wanted = match (platform, on_comment) {
+        (Platform::Instagram, true) => "replies",
+        _ => "comments",
+    };
+    if edge != wanted {
+        return bad_param(
+            state,
+            &format!("(#100) Tried accessing nonexisting field ({edge}) on node type ({id})"),
+        );
+    }
+    let items = comment_items(state, call, id, platform, &CommentQuery::of_call(call));
+    edge_response(state, call, items)
 }
 
 fn posts(state: &mut State, call: &Call<'_>, node: &str) -> Reply {
@@ -2176,12 +2403,11 @@ fn media(state: &mut State, call: &Call<'_>, node: &str) -> Reply {
     listing(state, call, node, Platform::Instagram)
 }
 
-/// `/{page}/posts` or `/{ig}/media`, newest first, with their comments.
+/// `/{page}/posts` or `/{ig}/media`, newest first, with their comments when asked.
 fn listing(state: &mut State, call: &Call<'_>, account: &str, platform: Platform) -> Reply {
-    let raw_fields = call.param("fields").unwrap_or_default();
-    let fields = split_fields(&raw_fields);
-    let want = |f: &str| fields.iter().any(|x| x == f);
-    let stream = raw_fields.contains("filter(stream)");
+    let fields = requested_fields(call);
+    let want = |f: &str| fields.iter().any(|x| x.name == f);
+    let comments = fields.iter().find(|f| f.name == "comments");
     let mut posts: Vec<&SandboxPost> = state
         .posts
         .iter()
@@ -2219,6 +2445,10 @@ fn listing(state: &mut State, call: &Call<'_>, account: &str, platform: Platform
                         ("message", text),
                         ("permalink_url", link),
                         ("created_time", time.into()),
+                        (
+                            "updated_time",
+                            graph_time(state.post_updated_time(p)).into(),
+                        ),
                     ] {
                         if want(k) && !val.is_null() {
                             v[k] = val;
@@ -2226,8 +2456,10 @@ fn listing(state: &mut State, call: &Call<'_>, account: &str, platform: Platform
                     }
                 }
             }
-            if want("comments") {
-                v["comments"] = comment_list(state, &p.id, platform, stream);
+            if let Some(spec) = comments {
+                let items =
+                    comment_items(state, call, &p.id, platform, &CommentQuery::of_spec(spec));
+                v["comments"] = nested_list(state, call, &p.id, spec, items);
             }
             v
         })
