@@ -392,7 +392,8 @@ pub struct Profile {
 pub struct HistoryPage {
     /// Normalized events, with the same ids the webhooks carry so the hub dedupes them.
     pub events: Vec<NormalizedEvent>,
-    /// Pass back to get the next page; `None` when the listing is done (or reached `since`).
+    /// Pass back to get the next page; `None` when the listing is done (the outer listing
+    /// has no page left or reached `since`, and no nested list has pages left).
     pub next_cursor: Option<String>,
 }
 

@@ -235,13 +235,21 @@ pub trait Lookup: Send + Sync {
     ) -> Result<PostRef, ConnectorError>;
 }
 
-/// Listing what happened before the account was connected, newest first, one page per call.
+/// Listing what happened before the account was connected, most recent conversations and
+/// posts first, one platform request per call, so the hub can save progress after each.
 /// Events carry the ids webhooks carry, so ingesting both stores each message once.
+///
+/// Start with `cursor: None` and pass back each returned `next_cursor` until it is `None`. A
+/// cursor is opaque and private to the connector: it covers the outer listing (conversations,
+/// posts) and the lists nested in it that still have pages to read (a long conversation's
+/// older messages, a post's further comments), and a call reads one page of one of them, so a
+/// run resumed from a stored cursor carries on where it stopped. A connector accepts the
+/// cursors its earlier versions handed out.
 #[async_trait]
 pub trait History: Send + Sync {
-    /// One page of messages from conversations updated at or after `since` (messages older
-    /// than `since` are left out). Start with `cursor: None`; continue with the returned
-    /// cursor until it is `None`.
+    /// One page of messages from conversations updated at or after `since`: every message at
+    /// or after `since` comes once over the whole run, however long the conversation, and
+    /// older ones are left out. Within a page, a conversation's messages come oldest first.
     async fn list_conversations(
         &self,
         cx: &HttpCtx<'_>,
@@ -250,8 +258,12 @@ pub trait History: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<HistoryPage, ConnectorError>;
 
-    /// One page of comments (as [`NormalizedEvent::Comment`] additions) under posts created
-    /// at or after `since`; paged like [`History::list_conversations`].
+    /// One page of comments (as [`NormalizedEvent::Comment`] additions) written at or after
+    /// `since`, every one once over the whole run; paged like
+    /// [`History::list_conversations`]. They are the comments under posts created at or after
+    /// `since` and, where the platform tells when a post was last commented on (Facebook),
+    /// under older posts commented on since. A post's comments come oldest first, so a reply
+    /// never comes before its parent.
     async fn list_post_comments(
         &self,
         cx: &HttpCtx<'_>,

@@ -11,9 +11,9 @@ use tongdai_connectors::facebook::graph::{
     DEFAULT_APP_USAGE_BACKOFF, LOGIN_SCOPES, PAGE_WEBHOOK_FIELDS,
 };
 use tongdai_connectors::facebook::sandbox::{
-    GraphSandbox, LONG_TOKEN_SECONDS, Moderation, RATE_LIMIT_MINUTES, SandboxComment,
-    SandboxConversation, SandboxFailure, SandboxInstagram, SandboxMessage, SandboxPage,
-    SandboxPost, SandboxProfile, SentAttachment, SentQuickReply, UsageHeaders,
+    GraphSandbox, LONG_TOKEN_SECONDS, Moderation, RATE_LIMIT_MINUTES, RecordedRequest,
+    SandboxComment, SandboxConversation, SandboxFailure, SandboxInstagram, SandboxMessage,
+    SandboxPage, SandboxPost, SandboxProfile, SentAttachment, SentQuickReply, UsageHeaders,
 };
 use tongdai_connectors::facebook::{Facebook, FacebookConfig, appsecret_proof};
 use tongdai_connectors::{
@@ -1601,6 +1601,441 @@ async fn instagram_media_comments_and_their_replies_are_listed() {
         req.query_param("fields")
             .is_some_and(|f| f.contains("replies{id,text,username,from,timestamp}"))
     );
+}
+
+// ---- 6b. history: nested lists and old posts -----------------------------------------------
+
+/// Which listing [`drain`] pages through.
+#[derive(Clone, Copy)]
+enum Listing {
+    Conversations,
+    Comments,
+}
+
+/// Call a listing from no cursor until its cursor is `None`, checking that every call makes
+/// exactly one Graph request; returns every event, in order.
+async fn drain(
+    env: &Env,
+    fb: &Facebook,
+    account: &AccountCtx<'_>,
+    since: DateTime<Utc>,
+    listing: Listing,
+    start: Option<String>,
+) -> Vec<NormalizedEvent> {
+    let mut events = Vec::new();
+    let mut cursor = start;
+    for call in 0..100 {
+        let before = env.sandbox.requests().len();
+        let page = match listing {
+            Listing::Conversations => {
+                fb.list_conversations(&env.cx(), account, since, cursor.as_deref())
+                    .await
+            }
+            Listing::Comments => {
+                fb.list_post_comments(&env.cx(), account, since, cursor.as_deref())
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("call {call}: {e}"));
+        assert_eq!(
+            env.sandbox.requests().len(),
+            before + 1,
+            "call {call} made one Graph request"
+        );
+        events.extend(page.events);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return events,
+        }
+    }
+    panic!("the listing never ended");
+}
+
+/// `id` of each comment event, with `<parent` for a reply.
+fn comments_of(events: &[NormalizedEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            NormalizedEvent::Comment(c) => match &c.parent_external_id {
+                Some(parent) => format!("{}<{parent}", c.external_comment_id),
+                None => c.external_comment_id.clone(),
+            },
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+/// The requests the sandbox received on `graph_path` (e.g. `t_1/messages`).
+fn requests_to(env: &Env, graph_path: &str) -> Vec<RecordedRequest> {
+    env.sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.graph_path() == graph_path)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_long_conversation_is_read_to_since_through_its_messages_edge() {
+    let env = Env::start().await;
+    // Seven messages in the window (m_1 oldest), six before it.
+    let mut long: Vec<SandboxMessage> = (1..=7)
+        .map(|i| {
+            let text = format!("tin {i}");
+            if i % 3 == 0 {
+                SandboxMessage::outbound(&format!("m_{i}"), &text, hours_ago(20 - i))
+            } else {
+                SandboxMessage::inbound(&format!("m_{i}"), &text, hours_ago(20 - i))
+            }
+        })
+        .collect();
+    long.extend(
+        (1..=6)
+            .map(|i| SandboxMessage::inbound(&format!("m_old_{i}"), "cũ", hours_ago(24 * 3 + i))),
+    );
+    env.sandbox
+        .add_conversation(conversation("t_long", "u_long", "Khách Dài", long));
+    // Its first page already reaches before `since`: no request for its older messages.
+    let mut short = vec![SandboxMessage::inbound("m_s1", "alo", hours_ago(1))];
+    short
+        .extend((1..=4).map(|i| {
+            SandboxMessage::inbound(&format!("m_s_old_{i}"), "cũ", hours_ago(24 * 3 + i))
+        }));
+    env.sandbox
+        .add_conversation(conversation("t_short", "u_short", "Khách Ngắn", short));
+    env.sandbox.set_list_page_size(1);
+    env.sandbox.set_nested_page_size(3);
+    let since = hours_ago(48);
+
+    let events = drain(
+        &env,
+        &facebook(),
+        &page(),
+        since,
+        Listing::Conversations,
+        None,
+    )
+    .await;
+    let mut want: Vec<String> = (1..=7)
+        .map(|i| {
+            let kind = if i % 3 == 0 { "echo" } else { "in" };
+            format!("{kind}:m_{i}:u_long")
+        })
+        .collect();
+    want.push("in:m_s1:u_short".into());
+    assert_eq!(
+        sorted(messages_of(&events)),
+        sorted(want),
+        "each once, none older"
+    );
+    let NormalizedEvent::MessageEcho(echo) = &events
+        .iter()
+        .find(|e| matches!(e, NormalizedEvent::MessageEcho(m) if m.external_message_id == "m_3"))
+        .expect("m_3")
+    else {
+        unreachable!()
+    };
+    assert_eq!(echo.thread_external_id, "u_long");
+    assert_eq!(echo.contact.display_name.as_deref(), Some("Khách Dài"));
+    assert_eq!(echo.text.as_deref(), Some("tin 3"));
+
+    // Pages of three: m_7..m_5 nested, then m_4..m_2, then m_1 with the first older message.
+    let edge = requests_to(&env, "t_long/messages");
+    assert_eq!(edge.len(), 2, "stops at the first message before since");
+    for r in &edge {
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.query_param("fields").as_deref(),
+            Some("id,message,from,to,created_time,attachments")
+        );
+        assert_eq!(r.query_param("limit").as_deref(), Some("50"));
+        assert!(r.query_param("after").is_some());
+        assert!(r.query_param("appsecret_proof").is_some());
+    }
+    assert!(requests_to(&env, "t_short/messages").is_empty());
+}
+
+#[tokio::test]
+async fn a_post_with_more_comments_than_a_page_is_read_through_its_comments_edge() {
+    let env = Env::start().await;
+    let post = format!("{PAGE}_7");
+    env.sandbox.add_post(SandboxPost::facebook(
+        &post,
+        PAGE,
+        "Váy mới về",
+        hours_ago(30),
+    ));
+    // Seven comments, oldest first, two of them replies.
+    let thread = [
+        ("7_1", None, 29),
+        ("7_2", Some("7_1"), 28),
+        ("7_3", None, 27),
+        ("7_4", None, 26),
+        ("7_5", Some("7_3"), 25),
+        ("7_6", None, 24),
+        ("7_7", Some("7_1"), 23),
+    ];
+    for (id, parent, h) in thread {
+        let c = SandboxComment::new(id, &post, ("u1", "Khách 1"), id, hours_ago(h));
+        env.sandbox.add_comment(match parent {
+            Some(p) => c.reply_to(p),
+            None => c,
+        });
+    }
+    env.sandbox.set_nested_page_size(2);
+
+    let events = drain(
+        &env,
+        &facebook(),
+        &page(),
+        hours_ago(48),
+        Listing::Comments,
+        None,
+    )
+    .await;
+    assert_eq!(
+        comments_of(&events),
+        ["7_1", "7_2<7_1", "7_3", "7_4", "7_5<7_3", "7_6", "7_7<7_1"],
+        "each once, a reply after its parent"
+    );
+    let NormalizedEvent::Comment(c) = &events[6] else {
+        unreachable!()
+    };
+    assert_eq!(c.post.external_id, post);
+    assert_eq!(c.post.text.as_deref(), Some("Váy mới về"));
+    assert_eq!(
+        c.post.permalink.as_deref(),
+        Some(format!("https://www.facebook.com/{post}").as_str())
+    );
+    let edge = requests_to(&env, &format!("{post}/comments"));
+    assert_eq!(edge.len(), 3, "two nested, then 2 + 2 + 1 through the edge");
+    for r in &edge {
+        assert_eq!(r.query_param("filter").as_deref(), Some("stream"));
+        assert_eq!(r.query_param("limit").as_deref(), Some("100"));
+        assert_eq!(
+            r.query_param("fields").as_deref(),
+            Some("id,message,from,created_time,parent{id},attachment")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_old_post_commented_on_since_is_read_and_quiet_old_posts_cost_no_comment_request() {
+    let env = Env::start().await;
+    let fresh = format!("{PAGE}_40");
+    let quiet_boundary = format!("{PAGE}_30");
+    let pinned = format!("{PAGE}_20");
+    let quiet = format!("{PAGE}_10");
+    let bare = format!("{PAGE}_5");
+    for (id, text, days) in [
+        (&fresh, "Hàng mới", 0),
+        (&quiet_boundary, "Tuần trước nữa", 20),
+        (&pinned, "Bảng giá (ghim)", 30),
+        (&quiet, "Khai trương", 40),
+        (&bare, "Chào cả nhà", 50),
+    ] {
+        env.sandbox.add_post(SandboxPost::facebook(
+            id,
+            PAGE,
+            text,
+            hours_ago(24 * days + 10),
+        ));
+    }
+    let comment = |id: &str, post: &str, h: i64| {
+        SandboxComment::new(id, post, ("u9", "Khách 9"), id, hours_ago(h))
+    };
+    env.sandbox.add_comment(comment("40_1", &fresh, 5));
+    env.sandbox
+        .add_comment(comment("30_1", &quiet_boundary, 24 * 19));
+    env.sandbox.add_comment(comment("20_1", &pinned, 24 * 29));
+    env.sandbox.add_comment(comment("20_2", &pinned, 24 * 20));
+    env.sandbox.add_comment(comment("20_3", &pinned, 3));
+    env.sandbox
+        .add_comment(comment("20_4", &pinned, 2).reply_to("20_1"));
+    env.sandbox.add_comment(comment("10_1", &quiet, 24 * 39));
+    env.sandbox.set_list_page_size(1);
+    env.sandbox.set_nested_page_size(2);
+    let since = hours_ago(24 * 7);
+
+    let events = drain(&env, &facebook(), &page(), since, Listing::Comments, None).await;
+    assert_eq!(comments_of(&events), ["40_1", "20_3", "20_4<20_1"]);
+    let NormalizedEvent::Comment(c) = &events[1] else {
+        unreachable!()
+    };
+    assert_eq!(c.post.external_id, pinned);
+    assert_eq!(c.post.text.as_deref(), Some("Bảng giá (ghim)"));
+
+    // The pinned post's comments are read from their first page; quiet posts cost nothing.
+    assert_eq!(requests_to(&env, &format!("{pinned}/comments")).len(), 2);
+    for post in [&fresh, &quiet_boundary, &quiet, &bare] {
+        assert!(
+            requests_to(&env, &format!("{post}/comments")).is_empty(),
+            "{post}"
+        );
+    }
+    // Every post is listed; past the first old post, without comments.
+    let listings = requests_to(&env, &format!("{PAGE}/posts"));
+    let fields: Vec<String> = listings
+        .iter()
+        .map(|r| r.query_param("fields").expect("fields"))
+        .collect();
+    assert_eq!(fields.len(), 5);
+    assert!(
+        fields[..2].iter().all(|f| f.contains("comments")),
+        "{fields:?}"
+    );
+    assert!(
+        fields[2..]
+            .iter()
+            .all(|f| f == "id,message,permalink_url,created_time,updated_time"),
+        "{fields:?}"
+    );
+}
+
+#[tokio::test]
+async fn instagram_comments_and_replies_are_read_to_their_last_pages() {
+    let env = Env::start().await;
+    let media = "18000000000000001";
+    let old_media = "18000000000000000";
+    env.sandbox
+        .add_post(SandboxPost::instagram(media, IG, "Lookbook", hours_ago(30)));
+    env.sandbox.add_post(SandboxPost::instagram(
+        old_media,
+        IG,
+        "Cũ",
+        hours_ago(24 * 30),
+    ));
+    for (id, h) in [("c1", 29), ("c2", 28), ("c3", 27), ("c4", 26), ("c5", 25)] {
+        env.sandbox.add_comment(SandboxComment::new(
+            id,
+            media,
+            (IGSID, "lan.nguyen"),
+            id,
+            hours_ago(h),
+        ));
+    }
+    for (id, h) in [("r1", 20), ("r2", 19), ("r3", 18)] {
+        env.sandbox.add_comment(
+            SandboxComment::new(id, media, (IG, "tiemaolan"), id, hours_ago(h)).reply_to("c1"),
+        );
+    }
+    // Media have no time of last activity: a new comment under old media is not listed.
+    env.sandbox.add_comment(SandboxComment::new(
+        "c_old_media",
+        old_media,
+        (IGSID, "lan.nguyen"),
+        "còn không?",
+        hours_ago(1),
+    ));
+    env.sandbox.set_nested_page_size(2);
+
+    let events = drain(
+        &env,
+        &instagram(),
+        &ig_account(),
+        hours_ago(48),
+        Listing::Comments,
+        None,
+    )
+    .await;
+    assert_eq!(
+        sorted(comments_of(&events)),
+        sorted(
+            ["c1", "c2", "c3", "c4", "c5", "r1<c1", "r2<c1", "r3<c1"]
+                .map(str::to_owned)
+                .to_vec()
+        )
+    );
+    let position = |id: &str| comments_of(&events).iter().position(|c| c.starts_with(id));
+    assert!(position("c1") < position("r3"), "a reply after its parent");
+    assert!(events.iter().all(|e| e.account_external_id() == IG));
+    assert_eq!(requests_to(&env, &format!("{media}/comments")).len(), 2);
+    assert_eq!(requests_to(&env, "c1/replies").len(), 1);
+    let replies = &requests_to(&env, "c1/replies")[0];
+    assert_eq!(
+        replies.query_param("fields").as_deref(),
+        Some("id,text,username,from,timestamp")
+    );
+}
+
+/// A Graph `after` of `/{node}/{edge}`'s first page, as the previous version stored it.
+async fn graph_after(env: &Env, node: &str, edge: &str) -> String {
+    let proof = appsecret_proof(SECRET, PAGE_TOKEN);
+    let v: Value = env
+        .http
+        .get(format!("{}/{node}/{edge}", env.base))
+        .query(&[("access_token", PAGE_TOKEN), ("appsecret_proof", &proof)])
+        .send()
+        .await
+        .expect("listing")
+        .json()
+        .await
+        .expect("json");
+    v["paging"]["cursors"]["after"]
+        .as_str()
+        .expect("after")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_plain_graph_cursor_from_the_previous_version_resumes_the_outer_listing() {
+    let env = Env::start().await;
+    for (id, user, h) in [("t_1", "u_1", 1), ("t_2", "u_2", 2), ("t_3", "u_3", 3)] {
+        env.sandbox.add_conversation(conversation(
+            id,
+            user,
+            "Khách",
+            vec![SandboxMessage::inbound(
+                &format!("m_{id}"),
+                "alo",
+                hours_ago(h),
+            )],
+        ));
+    }
+    for (id, h) in [("1", 1), ("2", 2), ("3", 3)] {
+        let post = format!("{PAGE}_{id}");
+        env.sandbox
+            .add_post(SandboxPost::facebook(&post, PAGE, "p", hours_ago(h)));
+        env.sandbox.add_comment(SandboxComment::new(
+            &format!("c_{id}"),
+            &post,
+            ("u", "U"),
+            "x",
+            hours_ago(h) + TimeDelta::minutes(1),
+        ));
+    }
+    env.sandbox.set_list_page_size(1);
+    let since = hours_ago(24);
+
+    let after = graph_after(&env, PAGE, "conversations").await;
+    let events = drain(
+        &env,
+        &facebook(),
+        &page(),
+        since,
+        Listing::Conversations,
+        Some(after.clone()),
+    )
+    .await;
+    assert_eq!(messages_of(&events), ["in:m_t_2:u_2", "in:m_t_3:u_3"]);
+    let first = &requests_to(&env, &format!("{PAGE}/conversations"))[1];
+    assert_eq!(first.query_param("after"), Some(after));
+
+    let after = graph_after(&env, PAGE, "posts").await;
+    let events = drain(
+        &env,
+        &facebook(),
+        &page(),
+        since,
+        Listing::Comments,
+        Some(after),
+    )
+    .await;
+    assert_eq!(comments_of(&events), ["c_2", "c_3"]);
 }
 
 // ---- sandbox odds and ends -----------------------------------------------------------------
