@@ -1075,3 +1075,153 @@ async fn a_refused_token_during_backfill_marks_the_account_for_reconnection() {
     let page = app.account(&owner, "facebook", PAGE).await;
     assert_eq!(page["backfill"]["state"], "done");
 }
+
+#[tokio::test]
+async fn backfill_reads_long_conversations_and_old_posts_still_commented_on_once() {
+    let app = setup().await;
+    let g = &app.graph;
+    g.set_list_page_size(1);
+    g.set_nested_page_size(2);
+    // Seven messages in the 30-day window (more than three pages of two), three before it.
+    let mut messages: Vec<SandboxMessage> = (1..=7)
+        .map(|i| {
+            let id = format!("m_long_{i}");
+            if i == 4 {
+                SandboxMessage::outbound(&id, "Dạ shop gửi ảnh ạ", t(30 - i))
+            } else {
+                SandboxMessage::inbound(&id, &format!("tin {i}"), t(30 - i))
+            }
+        })
+        .collect();
+    messages.extend(
+        (1..=3).map(|i| SandboxMessage::inbound(&format!("m_long_old_{i}"), "cũ", t(40 * 24 + i))),
+    );
+    g.add_conversation(SandboxConversation {
+        id: "t_long".into(),
+        account_id: PAGE.into(),
+        platform: Platform::Facebook,
+        user_id: "PSID_L".into(),
+        user_name: "Khách Dài".into(),
+        messages,
+    });
+    // A post of the window with more comments than a page; an old post nobody comments on
+    // any more; an older pinned post that customers still comment on.
+    let fresh = format!("{PAGE}_3000");
+    let pinned = format!("{PAGE}_2000");
+    let quiet = format!("{PAGE}_1500");
+    g.add_post(SandboxPost::facebook(&fresh, PAGE, "Hàng mới về", t(48)));
+    g.add_post(SandboxPost::facebook(&pinned, PAGE, "Bảng giá", t(60 * 24)));
+    g.add_post(SandboxPost::facebook(
+        &quiet,
+        PAGE,
+        "Khai trương",
+        t(45 * 24),
+    ));
+    for (id, h) in [("3000_c1", 47), ("3000_c2", 46), ("3000_c3", 45)] {
+        g.add_comment(SandboxComment::new(
+            id,
+            &fresh,
+            ("PSID_F", "Khách F"),
+            "Giá sao ạ?",
+            t(h),
+        ));
+    }
+    g.add_comment(SandboxComment::new(
+        "2000_old",
+        &pinned,
+        ("PSID_O", "Khách O"),
+        "cũ",
+        t(59 * 24),
+    ));
+    g.add_comment(SandboxComment::new(
+        "2000_new",
+        &pinned,
+        ("PSID_P", "Khách P"),
+        "Còn hàng không shop?",
+        t(5),
+    ));
+    g.add_comment(
+        SandboxComment::new(
+            "2000_reply",
+            &pinned,
+            (PAGE, "Shop Áo Dài"),
+            "Dạ còn ạ",
+            t(4),
+        )
+        .reply_to("2000_new"),
+    );
+    g.add_comment(SandboxComment::new(
+        "1500_old",
+        &quiet,
+        ("PSID_Q", "Khách Q"),
+        "cũ",
+        t(44 * 24),
+    ));
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    app.connect_through_login(&owner, &[PAGE], &[]).await;
+    app.run_jobs().await;
+
+    let imported: Vec<String> = (1..=7)
+        .map(|i| format!("m_long_{i}"))
+        .chain(["3000_c1", "3000_c2", "3000_c3", "2000_new", "2000_reply"].map(str::to_owned))
+        .collect();
+    let older = [
+        "m_long_old_1",
+        "m_long_old_2",
+        "m_long_old_3",
+        "2000_old",
+        "1500_old",
+    ];
+    for id in &imported {
+        assert_eq!(app.stored(id).await, 1, "{id}");
+    }
+    for id in older {
+        assert_eq!(app.stored(id).await, 0, "{id} is older than the window");
+    }
+    // The shop's answer under the old post joins its customer's thread.
+    let by_id = |id: &'static str| {
+        message::Entity::find()
+            .filter(message::Column::ExternalId.eq(id))
+            .one(&app.state.db.write)
+    };
+    let question = by_id("2000_new").await.unwrap().unwrap();
+    let answer = by_id("2000_reply").await.unwrap().unwrap();
+    assert_eq!(answer.conversation_id, question.conversation_id);
+    assert_eq!(answer.direction, "out");
+    // Only what is needed is read: the quiet post's comments never are.
+    assert_eq!(app.requests_to("t_long/messages"), 3);
+    assert_eq!(app.requests_to(&format!("{fresh}/comments")), 1);
+    assert_eq!(app.requests_to(&format!("{pinned}/comments")), 2);
+    assert_eq!(app.requests_to(&format!("{quiet}/comments")), 0);
+
+    let b = app.account(&owner, "facebook", PAGE).await["backfill"].clone();
+    assert_eq!(b["state"], "done", "{b}");
+    assert_eq!(b["messages"], 7);
+    assert_eq!(b["comments"], 5);
+    // A page per request: one conversation and three pages of its messages; three posts and
+    // three pages of comments.
+    assert_eq!(b["conversations_pages"], 4);
+    assert_eq!(b["comments_pages"], 6);
+    assert!(b["cursor_conversations"].is_null() && b["cursor_comments"].is_null());
+
+    // Importing again stores nothing twice.
+    let page_id = app.account(&owner, "facebook", PAGE).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .post(
+            &format!("/api/v1/channel-accounts/{page_id}/backfill"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.run_jobs().await;
+    let b = app.account(&owner, "facebook", PAGE).await["backfill"].clone();
+    assert_eq!(b["state"], "done", "{b}");
+    assert_eq!(b["messages"], 7);
+    assert_eq!(b["comments"], 5);
+    for id in &imported {
+        assert_eq!(app.stored(id).await, 1, "{id}");
+    }
+}
