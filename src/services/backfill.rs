@@ -50,8 +50,11 @@ struct Progress {
     since: DateTime<Utc>,
     #[serde(default)]
     phase: Phase,
+    /// Listing calls made, one platform request each: a page of conversations or of one
+    /// conversation's older messages.
     #[serde(default)]
     conversations_pages: u64,
+    /// Likewise: a page of posts or of one post's further comments.
     #[serde(default)]
     comments_pages: u64,
     /// Messages (both directions) read from the platform.
@@ -60,6 +63,8 @@ struct Progress {
     /// Comments read from the platform.
     #[serde(default)]
     comments: u64,
+    /// The connector's opaque cursor, passed back as is (it covers the nested lists still to
+    /// read as well as the listing itself); `None` before the first page.
     #[serde(default)]
     cursor_conversations: Option<String>,
     #[serde(default)]
