@@ -27,7 +27,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
-    writer: tokio::task::JoinHandle<()>,
+    writer: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// App-level connector settings from the config.
@@ -84,7 +84,8 @@ impl Application {
             ingest_notify.clone(),
             metrics.clone(),
             stop.clone(),
-        );
+        )
+        .context("starting the webhook writer")?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(5))
@@ -169,8 +170,13 @@ impl Application {
             });
         }
         let mut workers = JoinSet::new();
+        let (db, stop) = (state.db.clone(), state.stop.clone());
+        workers.spawn(async move {
+            db.checkpoint_loop(stop).await;
+            Ok(())
+        });
         if state.cfg.workers {
-            crate::workers::spawn_all(&state, &mut workers);
+            crate::workers::spawn_all(&state, &mut workers).context("starting the workers")?;
         }
         let app = crate::http::router(state.clone());
         let server = axum::serve(

@@ -1,13 +1,20 @@
 //! The ingest hot path: a verified webhook is appended to `inbound_event` and acknowledged only
-//! once its row is committed. Concurrent requests share one transaction and one fsync (group
-//! commit): a single writer task takes whatever requests are waiting, writes them together and
-//! answers them all after the commit. Nothing waits for a timer: a batch is simply everything
-//! that arrived while the previous one was committing.
+//! once its row is committed. Concurrent requests share one statement and one fsync (group
+//! commit): a single writer task takes whatever requests are waiting, writes them with one
+//! multi-row `INSERT` (its own transaction: nothing else to make atomic with it) and answers
+//! them all once it has returned. Nothing waits for a timer: a batch is simply everything that
+//! arrived while the previous one was committing.
+//!
+//! On SQLite the writer runs on a thread of its own (see [`crate::workers::dedicated`]), so its
+//! round trips to the database thread are not queued behind request handling and websocket
+//! fan-out on the main runtime, and the ingest worker [gives way](IngestWriter::give_way) to
+//! it for the single SQLite writer.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use sea_orm::TransactionTrait;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tongdai_connectors::{HandshakeReply, InboundRequest, Platform, Verified, VerifyError, verify};
 
@@ -36,19 +43,41 @@ struct Pending {
 #[derive(Clone)]
 pub struct IngestWriter {
     tx: mpsc::Sender<Pending>,
+    lane: Arc<Lane>,
+}
+
+/// Whether the writer is committing (or about to commit) a batch right now.
+#[derive(Default)]
+struct Lane {
+    writing: AtomicBool,
+    /// Fired when a batch is done.
+    done: Notify,
 }
 
 impl IngestWriter {
-    /// Start the writer task. It drains what is queued when `stop` fires, then exits.
+    /// Start the writer task (on a thread of its own with SQLite). It drains what is queued
+    /// when `stop` fires, then exits; the returned receiver resolves then.
     pub fn spawn(
         db: Db,
-        on_commit: std::sync::Arc<tokio::sync::Notify>,
-        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        on_commit: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
         stop: CancellationToken,
-    ) -> (IngestWriter, tokio::task::JoinHandle<()>) {
+    ) -> std::io::Result<(IngestWriter, oneshot::Receiver<()>)> {
         let (tx, rx) = mpsc::channel(8192);
-        let handle = tokio::spawn(writer_loop(db, rx, on_commit, metrics, stop));
-        (IngestWriter { tx }, handle)
+        let lane = Arc::new(Lane::default());
+        let sqlite = db.backend() == sea_orm::DbBackend::Sqlite;
+        let task = writer_loop(db, rx, lane.clone(), on_commit, metrics, stop);
+        let done = if sqlite {
+            crate::workers::dedicated("tongdai-ingest", task)?
+        } else {
+            let (done, rx) = oneshot::channel();
+            tokio::spawn(async move {
+                task.await;
+                let _ = done.send(());
+            });
+            rx
+        };
+        Ok((IngestWriter { tx, lane }, done))
     }
 
     /// Store `verified`; resolves once it is durable.
@@ -62,13 +91,31 @@ impl IngestWriter {
             .map_err(|_| AppError::Unavailable)?
             .map_err(|_| AppError::Unavailable)
     }
+
+    /// Wait, at most `max`, while a batch of webhooks is being committed: SQLite has one
+    /// writer, and acknowledging webhooks comes before normalizing them. Returns at once when
+    /// the writer is idle; the cap keeps the normalizer going (at a smaller share of the
+    /// writer) while webhooks pour in without a pause.
+    pub async fn give_way(&self, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let done = self.lane.done.notified();
+            if !self.lane.writing.load(Ordering::Acquire) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 async fn writer_loop(
     db: Db,
     mut rx: mpsc::Receiver<Pending>,
-    on_commit: std::sync::Arc<tokio::sync::Notify>,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    lane: Arc<Lane>,
+    on_commit: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
     stop: CancellationToken,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
@@ -87,7 +134,10 @@ async fn writer_loop(
             }
         }
         let started = Instant::now();
+        lane.writing.store(true, Ordering::Release);
         let result = write_batch(&db, &batch).await;
+        lane.writing.store(false, Ordering::Release);
+        lane.done.notify_waiters();
         metrics.ingest_batch(batch.len(), started.elapsed().as_secs_f64() * 1000.0);
         match result {
             Ok(outcomes) => {
@@ -143,11 +193,9 @@ async fn write_batch(db: &Db, batch: &[Pending]) -> Result<Vec<Stored>, sea_orm:
         ];
         insert.values_panic(values.map(sea_orm::sea_query::Expr::val));
     }
-    let txn = db.write.begin().await?;
-    let rows = txn
-        .query_all_raw(txn.get_database_backend().build(&insert))
-        .await?;
-    txn.commit().await?;
+    // A single statement is its own transaction: its rows (and their RETURNING) are complete
+    // only once it has committed, with synchronous=FULL on SQLite.
+    let rows = db.write.query_all_raw(db.backend().build(&insert)).await?;
     let mut new: std::collections::HashMap<(String, String), i64> =
         std::collections::HashMap::new();
     for r in rows {

@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement,
-    TransactionTrait,
+    DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect,
+    RelationTrait, Statement, TransactionTrait,
 };
 use serde_json::json;
 use tongdai_connectors::{
@@ -29,9 +29,14 @@ use crate::store::entities::{
     message_revision,
 };
 
-/// Events per normalize transaction: small, because on SQLite the transaction holds the one
-/// writer that webhook acknowledgements also wait for.
-const BATCH: u64 = 4;
+/// Stored webhooks per normalize transaction. Their rows are looked up together
+/// ([`Prefetch`]) and marked processed together, so a bigger batch costs fewer round trips per
+/// event; on SQLite a batch holds the one writer that webhook acknowledgements also wait for
+/// (for a few milliseconds), and its frames are published when it commits.
+const BATCH: u64 = 16;
+/// At most this long the ingest worker waits for webhooks being committed before it takes
+/// SQLite's writer for its next batch.
+const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(10);
 /// Attempts before an event that keeps failing to apply is dead-lettered.
 const MAX_APPLY_ATTEMPTS: i32 = 5;
 
@@ -90,6 +95,11 @@ async fn claim(
 }
 
 async fn process_batch(state: &AppState) -> Result<usize, sea_orm::DbErr> {
+    if state.db.backend() == DbBackend::Sqlite {
+        // One writer: let a batch of webhooks being committed go first (never more than
+        // GIVE_WAY, so a flood of webhooks slows normalizing down without stopping it).
+        state.ingest.give_way(GIVE_WAY).await;
+    }
     let txn = state.db.write.begin().await?;
     let rows = claim(&txn, None).await?;
     if rows.is_empty() {
@@ -98,16 +108,26 @@ async fn process_batch(state: &AppState) -> Result<usize, sea_orm::DbErr> {
     }
     let mut frames = Vec::new();
     let mut failed = 0;
-    let mut applied = Ok(());
-    for row in &rows {
-        match apply_row(state, &txn, row, &mut frames).await {
-            Ok(ok) => failed += u64::from(!ok),
-            Err(e) => {
-                applied = Err(e);
-                break;
-            }
+    let mut accounts = Accounts::new();
+    let applied: Result<(), sea_orm::DbErr> = async {
+        let mut pre = prefetch(state, &txn, &rows, &mut accounts).await?;
+        let mut done = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let ok = apply_row(
+                state,
+                &txn,
+                row,
+                &mut accounts,
+                &mut pre,
+                &mut done,
+                &mut frames,
+            )
+            .await?;
+            failed += u64::from(!ok);
         }
+        mark_done(&txn, done).await
     }
+    .await;
     match applied {
         Ok(()) => {
             txn.commit().await?;
@@ -131,7 +151,22 @@ async fn process_one(state: &AppState, id: i64) -> Result<(), sea_orm::DbErr> {
         return txn.commit().await;
     };
     let mut frames = Vec::new();
-    match apply_row(state, &txn, &row, &mut frames).await {
+    let mut done = Vec::with_capacity(1);
+    let applied = match apply_row(
+        state,
+        &txn,
+        &row,
+        &mut Accounts::new(),
+        &mut Prefetch::default(),
+        &mut done,
+        &mut frames,
+    )
+    .await
+    {
+        Ok(ok) => mark_done(&txn, done).await.map(|()| ok),
+        Err(e) => Err(e),
+    };
+    match applied {
         Ok(ok) => {
             txn.commit().await?;
             state.metrics.events(u64::from(ok), u64::from(!ok));
@@ -161,11 +196,18 @@ async fn process_one(state: &AppState, id: i64) -> Result<(), sea_orm::DbErr> {
     Ok(())
 }
 
+/// Channel accounts looked up during one transaction, by stored platform and platform id
+/// (`None`: no such account), so a batch of webhooks for one Page reads its row once.
+type Accounts = HashMap<(String, String), Option<channel_account::Model>>;
+
 /// Parse and apply one stored event inside `txn`. `Ok(false)` = dead-lettered (parse error).
 async fn apply_row(
     state: &AppState,
     txn: &DatabaseTransaction,
     row: &inbound_event::Model,
+    accounts: &mut Accounts,
+    pre: &mut Prefetch,
+    done: &mut Vec<Done>,
     frames: &mut Vec<Outgoing>,
 ) -> Result<bool, sea_orm::DbErr> {
     let now = Utc::now();
@@ -180,13 +222,13 @@ async fn apply_row(
             .collect(),
         None => vec![row.platform.clone()],
     };
-    let mut am = row.clone().into_active_model();
-    am.attempts = Set(row.attempts + 1);
-    am.processed_at = Set(Some(now));
     let Some(inbound) = inbound else {
-        am.status = Set("failed".into());
-        am.error = Set(Some(format!("no connector for platform {}", row.platform)));
-        am.update(txn).await?;
+        done.push(Done {
+            id: row.id,
+            status: "failed",
+            error: Some(format!("no connector for platform {}", row.platform)),
+            account: None,
+        });
         return Ok(false);
     };
     let events = match inbound.parse(&row.body) {
@@ -200,31 +242,36 @@ async fn apply_row(
                     break;
                 }
             }
-            am.status = Set("failed".into());
-            am.error = Set(Some(e.to_string()));
-            am.workspace_id = Set(ws.as_ref().map(|a| a.workspace_id));
-            am.channel_account_id = Set(ws.as_ref().map(|a| a.id));
-            am.update(txn).await?;
+            done.push(Done {
+                id: row.id,
+                status: "failed",
+                error: Some(e.to_string()),
+                account: ws.as_ref().map(|a| (a.workspace_id, a.id)),
+            });
             tracing::warn!(event = row.id, error = %e, "inbound event dead-lettered");
             return Ok(false);
         }
     };
-    let mut accounts: HashMap<String, Option<channel_account::Model>> = HashMap::new();
     let mut unknown: Vec<String> = Vec::new();
     let mut first: Option<channel_account::Model> = None;
+    let mut heard: Vec<(String, String)> = Vec::new();
     for ev in &events {
         let key = ev.account_external_id().to_owned();
-        if !accounts.contains_key(&key) {
+        let cache_key = (row.platform.clone(), key.clone());
+        if !accounts.contains_key(&cache_key) {
             let acc = find_account(txn, &platforms, &key).await?;
-            accounts.insert(key.clone(), acc);
+            accounts.insert(cache_key.clone(), acc);
         }
-        let Some(acc) = accounts.get(&key).cloned().flatten() else {
+        let Some(acc) = accounts.get(&cache_key).cloned().flatten() else {
             if !unknown.contains(&key) {
                 unknown.push(key);
             }
             continue;
         };
         first.get_or_insert_with(|| acc.clone());
+        if !heard.contains(&cache_key) {
+            heard.push(cache_key);
+        }
         if acc.status == "disabled" {
             // Kept like an unknown account's: enabling the account again re-queues it.
             let note = format!("{key} (disabled)");
@@ -233,11 +280,14 @@ async fn apply_row(
             }
             continue;
         }
-        apply_event(state, txn, &acc, ev, frames).await?;
+        apply_event(state, txn, &acc, ev, pre, frames).await?;
     }
-    for acc in accounts.values().flatten() {
+    for key in &heard {
         // Channel health: when the account last heard from its platform (to the minute, so
         // the hot path writes it rarely).
+        let Some(Some(acc)) = accounts.get_mut(key) else {
+            continue;
+        };
         if acc
             .last_event_at
             .is_none_or(|t| now - t > chrono::Duration::seconds(60))
@@ -247,24 +297,218 @@ async fn apply_row(
                 .filter(channel_account::Column::Id.eq(acc.id))
                 .exec(txn)
                 .await?;
+            acc.last_event_at = Some(now);
         }
     }
-    am.workspace_id = Set(first.as_ref().map(|a| a.workspace_id));
-    am.channel_account_id = Set(first.as_ref().map(|a| a.id));
-    if unknown.is_empty() {
-        am.status = Set("processed".into());
-        am.error = Set(None);
+    let account = first.as_ref().map(|a| (a.workspace_id, a.id));
+    done.push(if unknown.is_empty() {
+        Done {
+            id: row.id,
+            status: "processed",
+            error: None,
+            account,
+        }
     } else {
         // Kept, not dropped: connecting the account re-queues these events.
-        am.status = Set("unrouted".into());
-        am.error = Set(Some(format!(
-            "no channel account for {} account(s) {}",
-            row.platform,
-            unknown.join(", ")
-        )));
-    }
-    am.update(txn).await?;
+        Done {
+            id: row.id,
+            status: "unrouted",
+            error: Some(format!(
+                "no channel account for {} account(s) {}",
+                row.platform,
+                unknown.join(", ")
+            )),
+            account,
+        }
+    });
     Ok(true)
+}
+
+/// Rows a batch of message webhooks needs, read with one statement per table at the start of
+/// its transaction instead of a few statements per event (on SQLite each statement is a round
+/// trip to the database thread). Each entry is handed out once ([`Prefetch::identity`],
+/// [`Prefetch::thread`]): a second event of the same person or thread reads the row again,
+/// as written by the first. Only batches made of messages alone are prefetched; anything
+/// that moves contacts (a merge) empties it.
+#[derive(Default)]
+struct Prefetch {
+    /// (channel account, person's platform id) → identity and contact.
+    identities: HashMap<(Uuid, String), (contact_identity::Model, contact::Model)>,
+    /// (channel account, platform thread id) → conversation.
+    threads: HashMap<(Uuid, String), conversation::Model>,
+    /// Conversation → its label names (an entry for every prefetched conversation).
+    labels: HashMap<Uuid, Vec<String>>,
+}
+
+impl Prefetch {
+    fn identity(
+        &mut self,
+        acc: &channel_account::Model,
+        external_id: &str,
+    ) -> Option<(contact_identity::Model, contact::Model)> {
+        self.identities.remove(&(acc.id, external_id.to_owned()))
+    }
+
+    fn thread(
+        &mut self,
+        acc: &channel_account::Model,
+        thread: &str,
+    ) -> Option<conversation::Model> {
+        self.threads.remove(&(acc.id, thread.to_owned()))
+    }
+
+    /// Drop what was read of `contact` (just written: another identity of the same person
+    /// must read it again).
+    fn forget_contact(&mut self, contact: Uuid) {
+        self.identities.retain(|_, (_, c)| c.id != contact);
+    }
+}
+
+/// Read, in a few statements, the identities, conversations and labels the messages among
+/// `rows` will need (routing their accounts into `accounts` on the way). Empty when the rows
+/// carry anything but messages, or too little to be worth it.
+async fn prefetch(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    rows: &[inbound_event::Model],
+    accounts: &mut Accounts,
+) -> Result<Prefetch, sea_orm::DbErr> {
+    let mut pre = Prefetch::default();
+    if rows.len() < 2 {
+        return Ok(pre);
+    }
+    let mut people: Vec<String> = Vec::new();
+    let mut threads: Vec<String> = Vec::new();
+    let mut account_ids: Vec<Uuid> = Vec::new();
+    for row in rows {
+        let platform: Option<Platform> = row.platform.parse().ok();
+        let Some(connector) = platform.and_then(|p| state.connectors.get(p)) else {
+            return Ok(pre);
+        };
+        let Some(events) = connector.webhook().and_then(|w| w.parse(&row.body).ok()) else {
+            return Ok(pre);
+        };
+        let platforms: Vec<String> = connector
+            .account_platforms()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        for ev in &events {
+            let m = match ev {
+                NormalizedEvent::MessageReceived(m) | NormalizedEvent::MessageEcho(m) => m,
+                _ => return Ok(pre),
+            };
+            let key = (row.platform.clone(), ev.account_external_id().to_owned());
+            if !accounts.contains_key(&key) {
+                let acc = find_account(txn, &platforms, &key.1).await?;
+                accounts.insert(key.clone(), acc);
+            }
+            if let Some(Some(acc)) = accounts.get(&key) {
+                if !account_ids.contains(&acc.id) {
+                    account_ids.push(acc.id);
+                }
+                people.push(m.contact.external_id.clone());
+                threads.push(m.thread_external_id.clone());
+            }
+        }
+    }
+    if account_ids.is_empty() {
+        return Ok(pre);
+    }
+    people.sort_unstable();
+    people.dedup();
+    threads.sort_unstable();
+    threads.dedup();
+    let found = contact_identity::Entity::find()
+        .select_also(contact::Entity)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            contact_identity::Relation::Contact.def(),
+        )
+        .filter(contact_identity::Column::ChannelAccountId.is_in(account_ids.clone()))
+        .filter(contact_identity::Column::ExternalId.is_in(people))
+        .all(txn)
+        .await?;
+    for (idn, person) in found {
+        if let Some(person) = person {
+            pre.identities.insert(
+                (idn.channel_account_id, idn.external_id.clone()),
+                (idn, person),
+            );
+        }
+    }
+    let mut find = conversation::Entity::find()
+        .filter(conversation::Column::ChannelAccountId.is_in(account_ids))
+        .filter(conversation::Column::ExternalThreadId.is_in(threads));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // As in `find_thread`: the rows this transaction will update, locked.
+        find = find.lock_exclusive();
+    }
+    let convs = find.all(txn).await?;
+    for c in &convs {
+        pre.labels.insert(c.id, Vec::new());
+    }
+    if !convs.is_empty() {
+        for (id, name) in views::label_names_of(txn, convs.iter().map(|c| c.id)).await? {
+            pre.labels.entry(id).or_default().push(name);
+        }
+    }
+    for c in convs {
+        pre.threads
+            .insert((c.channel_account_id, c.external_thread_id.clone()), c);
+    }
+    Ok(pre)
+}
+
+/// What became of a stored webhook in this transaction.
+struct Done {
+    id: i64,
+    /// `processed`, `unrouted` or `failed`.
+    status: &'static str,
+    error: Option<String>,
+    /// Workspace and channel account it was routed to (or, when failed, most likely belongs to).
+    account: Option<(Uuid, Uuid)>,
+}
+
+/// Record what became of the transaction's webhooks: one `UPDATE` per distinct outcome (all
+/// of them, usually, "processed" for one Page).
+async fn mark_done(txn: &DatabaseTransaction, done: Vec<Done>) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now();
+    let mut groups: Vec<(Done, Vec<i64>)> = Vec::new();
+    for d in done {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| g.status == d.status && g.error == d.error && g.account == d.account)
+        {
+            Some((_, ids)) => ids.push(d.id),
+            None => {
+                let id = d.id;
+                groups.push((d, vec![id]));
+            }
+        }
+    }
+    for (d, ids) in groups {
+        inbound_event::Entity::update_many()
+            .col_expr(
+                inbound_event::Column::Attempts,
+                Expr::col(inbound_event::Column::Attempts).add(1),
+            )
+            .col_expr(inbound_event::Column::ProcessedAt, Expr::value(now))
+            .col_expr(inbound_event::Column::Status, Expr::value(d.status))
+            .col_expr(inbound_event::Column::Error, Expr::value(d.error))
+            .col_expr(
+                inbound_event::Column::WorkspaceId,
+                Expr::value(d.account.map(|a| a.0)),
+            )
+            .col_expr(
+                inbound_event::Column::ChannelAccountId,
+                Expr::value(d.account.map(|a| a.1)),
+            )
+            .filter(inbound_event::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The channel account with this platform id among `platforms` (one Meta webhook may carry
@@ -291,8 +535,9 @@ pub async fn apply_fetched(
 ) -> Result<(), sea_orm::DbErr> {
     let txn = state.db.write.begin().await?;
     let mut frames = Vec::new();
+    let mut pre = Prefetch::default();
     for ev in events {
-        apply_event(state, &txn, acc, ev, &mut frames).await?;
+        apply_event(state, &txn, acc, ev, &mut pre, &mut frames).await?;
     }
     txn.commit().await?;
     publish(state, frames).await;
@@ -304,10 +549,11 @@ async fn apply_event(
     txn: &DatabaseTransaction,
     acc: &channel_account::Model,
     ev: &NormalizedEvent,
+    pre: &mut Prefetch,
     frames: &mut Vec<Outgoing>,
 ) -> Result<(), sea_orm::DbErr> {
     match ev {
-        NormalizedEvent::MessageReceived(m) => apply_message(txn, acc, m, true, frames).await,
+        NormalizedEvent::MessageReceived(m) => apply_message(txn, acc, m, true, pre, frames).await,
         NormalizedEvent::MessageEcho(m) => {
             // Our own sends are recorded by the job that sent them (with the returned id).
             let ours = state
@@ -319,7 +565,7 @@ async fn apply_event(
             if ours {
                 return Ok(());
             }
-            apply_message(txn, acc, m, false, frames).await
+            apply_message(txn, acc, m, false, pre, frames).await
         }
         NormalizedEvent::DeliveryStatus(d) => apply_receipt(txn, acc, d, frames).await,
         NormalizedEvent::MessageEdited(e) => edit_message(
@@ -351,23 +597,20 @@ async fn upsert_identity(
     display_name: Option<&str>,
 ) -> Result<(contact_identity::Model, contact::Model), sea_orm::DbErr> {
     let now = Utc::now();
+    // The identity and its contact in one statement.
     let found = contact_identity::Entity::find()
+        .select_also(contact::Entity)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            contact_identity::Relation::Contact.def(),
+        )
         .filter(contact_identity::Column::ChannelAccountId.eq(acc.id))
         .filter(contact_identity::Column::ExternalId.eq(external_id))
         .one(txn)
         .await?;
-    if let Some(idn) = found {
-        let mut c = contact::Entity::find_by_id(idn.contact_id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("contact of identity".into()))?;
-        if let (None, Some(name)) = (&c.name, display_name) {
-            let mut am = c.clone().into_active_model();
-            am.name = Set(Some(name.to_owned()));
-            am.updated_at = Set(now);
-            c = am.update(txn).await?;
-        }
-        return Ok((idn, c));
+    if let Some((idn, c)) = found {
+        let c = c.ok_or_else(|| sea_orm::DbErr::RecordNotFound("contact of identity".into()))?;
+        return Ok((idn, named(txn, c, display_name).await?));
     }
     let c = contact::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -405,6 +648,21 @@ async fn upsert_identity(
         .await?;
     }
     Ok((idn, c))
+}
+
+/// `person` with `display_name` as their name when they had none yet.
+async fn named(
+    txn: &DatabaseTransaction,
+    person: contact::Model,
+    display_name: Option<&str>,
+) -> Result<contact::Model, sea_orm::DbErr> {
+    let (None, Some(name)) = (&person.name, display_name) else {
+        return Ok(person);
+    };
+    let mut am = person.into_active_model();
+    am.name = Set(Some(name.to_owned()));
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await
 }
 
 /// Platforms whose connector can look people and posts up.
@@ -625,19 +883,20 @@ async fn reread(
 
 /// `message.created` with the conversation view built from the rows in hand (one query for
 /// its labels instead of re-reading everything).
+/// `labels`: the conversation's label names when known already (none for a new one); `None`
+/// reads them.
 async fn created_frame(
     txn: &DatabaseTransaction,
     acc: &channel_account::Model,
     conv: conversation::Model,
     person: Option<contact::Model>,
     msg: message::Model,
-    fresh: bool,
+    labels: Option<Vec<String>>,
     frames: &mut Vec<Outgoing>,
 ) -> Result<(), sea_orm::DbErr> {
-    let labels = if fresh {
-        Vec::new()
-    } else {
-        views::label_names(txn, conv.id).await?
+    let labels = match labels {
+        Some(l) => l,
+        None => views::label_names(txn, conv.id).await?,
     };
     // The conversation's customer may be another contact than the one in hand (someone else
     // in a comment thread): read it then.
@@ -680,26 +939,30 @@ async fn apply_message(
     acc: &channel_account::Model,
     m: &InboundMessage,
     inbound: bool,
+    pre: &mut Prefetch,
     frames: &mut Vec<Outgoing>,
 ) -> Result<(), sea_orm::DbErr> {
-    let (idn, person) = upsert_identity(
-        txn,
-        acc,
-        &m.contact.external_id,
-        m.contact.display_name.as_deref(),
-    )
-    .await?;
-    let (conv, fresh) = thread_for(
-        txn,
-        acc,
-        &idn,
-        NewThread {
-            kind: "direct",
-            thread: &m.thread_external_id,
-            post: None,
-        },
-    )
-    .await?;
+    let name = m.contact.display_name.as_deref();
+    let (idn, person) = match pre.identity(acc, &m.contact.external_id) {
+        Some((idn, person)) => (idn, named(txn, person, name).await?),
+        None => upsert_identity(txn, acc, &m.contact.external_id, name).await?,
+    };
+    let (conv, fresh) = match pre.thread(acc, &m.thread_external_id) {
+        Some(conv) => (conv, false),
+        None => {
+            thread_for(
+                txn,
+                acc,
+                &idn,
+                NewThread {
+                    kind: "direct",
+                    thread: &m.thread_external_id,
+                    post: None,
+                },
+            )
+            .await?
+        }
+    };
     let Some(msg) = insert_message(
         txn,
         acc,
@@ -737,9 +1000,14 @@ async fn apply_message(
         (person, false)
     };
     if merged {
+        // Contacts and conversations moved: nothing read before is current any more.
+        *pre = Prefetch::default();
         conv = reread(txn, conv).await?;
+    } else {
+        pre.forget_contact(person.id);
     }
-    created_frame(txn, acc, conv, Some(person), msg, fresh, frames).await
+    let labels = pre.labels.remove(&conv.id).or_else(|| fresh.then(Vec::new));
+    created_frame(txn, acc, conv, Some(person), msg, labels, frames).await
 }
 
 fn preview(text: Option<&str>, attachments: &[tongdai_connectors::Attachment]) -> String {
@@ -1074,7 +1342,7 @@ async fn add_comment(
         }
         None => None,
     };
-    created_frame(txn, acc, conv, person, msg, fresh, frames).await
+    created_frame(txn, acc, conv, person, msg, fresh.then(Vec::new), frames).await
 }
 
 /// Keep what a comment says about its post on the thread, when the thread lacks it.

@@ -356,6 +356,28 @@ pub async fn label_names(
         .map(|ls| ls.into_iter().map(|l| l.name).collect())
 }
 
+/// (conversation, label name) of every label on `conversations`, by name.
+pub async fn label_names_of(
+    db: &impl ConnectionTrait,
+    conversations: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<(Uuid, String)>, sea_orm::DbErr> {
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    let rows = conversation_label::Entity::find()
+        .select_also(label::Entity)
+        .join(
+            JoinType::InnerJoin,
+            conversation_label::Relation::Label.def(),
+        )
+        .filter(conversation_label::Column::ConversationId.is_in(conversations))
+        .order_by_asc(label::Column::Name)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(link, l)| l.map(|l| (link.conversation_id, l.name)))
+        .collect())
+}
+
 /// One conversation of `workspace`, as a view; 404 when it is not in that workspace.
 pub async fn conversation_out(
     db: &impl ConnectionTrait,

@@ -20,6 +20,8 @@ pub struct Db {
     pub write: DatabaseConnection,
     /// Reads that may see a snapshot a few milliseconds old.
     pub read: DatabaseConnection,
+    /// A SQLite file whose writer leaves checkpoints to [`Db::checkpoint_loop`].
+    checkpoints: bool,
 }
 
 impl Db {
@@ -29,13 +31,22 @@ impl Db {
         if url.starts_with("sqlite:") {
             ensure_sqlite_dir(url);
             let memory = url.contains(":memory:");
-            let write = Database::connect(sqlite_options(url, 1)).await?;
+            // The writer leaves checkpoints to `checkpoint_loop`, off the webhook hot path.
+            let mut opts = sqlite_options(url, 1);
+            opts.map_sqlx_sqlite_opts(move |o| {
+                o.pragma("wal_autocheckpoint", if memory { "1000" } else { "0" })
+            });
+            let write = Database::connect(opts).await?;
             let read = if memory {
                 write.clone()
             } else {
                 Database::connect(sqlite_options(url, 4)).await?
             };
-            Ok(Db { write, read })
+            Ok(Db {
+                write,
+                read,
+                checkpoints: !memory,
+            })
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(16)
@@ -49,6 +60,7 @@ impl Db {
             Ok(Db {
                 write: pool.clone(),
                 read: pool,
+                checkpoints: false,
             })
         }
     }
@@ -61,6 +73,29 @@ impl Db {
     /// Apply every pending migration.
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.write, None).await
+    }
+
+    /// SQLite: copy the write-ahead log back into the database file every 250 ms, from a read
+    /// connection, until `stop`. The writer connection does not checkpoint by itself, so the
+    /// copy and its fsync never hold up a commit (a `PASSIVE` checkpoint runs beside the
+    /// writer). Nothing to do on PostgreSQL or an in-memory database.
+    pub async fn checkpoint_loop(&self, stop: tokio_util::sync::CancellationToken) {
+        if !self.checkpoints {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            if let Err(e) = self
+                .read
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+            }
+        }
     }
 
     /// Whether the database answers.

@@ -222,3 +222,102 @@ async fn labels_and_canned_responses_are_managed_per_workspace() {
         .unwrap();
     assert_eq!(del.status(), 204);
 }
+
+/// Several webhooks normalized in one transaction (the ingest worker's batch reads the
+/// people and conversations they need together): the same person and thread twice, a label
+/// carried into the frames, and a phone that merges two people in the middle of the batch
+/// give what they would give one at a time.
+#[tokio::test]
+async fn one_batch_with_repeats_labels_and_a_merge_is_applied_as_if_one_by_one() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    app.connect_page(&owner, "105").await;
+    app.customer_says("105", "u-an", "m_a1", "chào shop").await;
+    app.customer_says("105", "u-binh", "m_b1", "còn hàng không")
+        .await;
+    app.drain().await;
+    let page: Value = owner.json("/api/v1/conversations").await;
+    let conv_of = |page: &Value, preview: &str| -> Value {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["last_message_preview"] == preview)
+            .cloned()
+            .unwrap_or_else(|| panic!("no conversation with {preview:?}: {page}"))
+    };
+    let an = conv_of(&page, "chào shop")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let binh = conv_of(&page, "còn hàng không")["contact"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .patch(
+            &format!("/api/v1/conversations/{an}"),
+            json!({"labels": ["VIP"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let mut ws = app.ws(&owner, None).await;
+    // Six webhooks, all stored before the worker looks: one batch.
+    app.customer_says("105", "u-an", "m_a2", "hai").await;
+    app.customer_says("105", "u-an", "m_a3", "ba").await;
+    app.customer_says("105", "u-binh", "m_b2", "số em 0912 345 678")
+        .await;
+    app.customer_says("105", "u-chi", "m_c1", "em là vợ anh Bình, 0912345678")
+        .await;
+    app.customer_says("105", "u-an", "m_a4", "bốn").await;
+    app.customer_says("105", "u-binh", "m_b3", "ship COD nhé")
+        .await;
+    app.drain().await;
+
+    let mut created = Vec::new();
+    while created.len() < 6 {
+        let f = frame_of(&mut ws, "message.created").await;
+        created.push(f["data"].clone());
+    }
+    for f in created
+        .iter()
+        .filter(|f| f["conversation"]["id"] == an.as_str())
+    {
+        assert_eq!(f["conversation"]["labels"], json!(["VIP"]), "{f}");
+    }
+    let texts: Vec<&str> = created
+        .iter()
+        .map(|f| f["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "hai",
+            "ba",
+            "số em 0912 345 678",
+            "em là vợ anh Bình, 0912345678",
+            "bốn",
+            "ship COD nhé"
+        ]
+    );
+
+    let page: Value = owner.json("/api/v1/conversations").await;
+    let an_conv = conv_of(&page, "bốn");
+    assert_eq!(an_conv["id"], an.as_str());
+    assert_eq!(an_conv["unread_count"], 4, "no increment lost: {an_conv}");
+    assert_eq!(an_conv["labels"], json!(["VIP"]));
+    let binh_conv = conv_of(&page, "ship COD nhé");
+    assert_eq!(binh_conv["unread_count"], 3, "{binh_conv}");
+    // Chi's phone is Bình's: one person, the older contact kept.
+    let chi_conv = conv_of(&page, "em là vợ anh Bình, 0912345678");
+    assert_eq!(chi_conv["contact"]["id"], binh.as_str(), "{chi_conv}");
+    assert_eq!(binh_conv["contact"]["id"], binh.as_str());
+    let found: Value = owner.json("/api/v1/contacts?q=0912345678").await;
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["phone"], "+84912345678");
+    assert_eq!(found[0]["identities"].as_array().unwrap().len(), 2);
+    let events: Value = owner.json("/api/v1/inbound-events?status=processed").await;
+    assert_eq!(events.as_array().map_or(0, Vec::len), 8, "{events}");
+}

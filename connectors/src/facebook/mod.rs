@@ -190,6 +190,17 @@ impl WebhookInbound for Facebook {
         Err(VerifyError::MissingSignature(SIGNATURE_HEADER))
     }
 
+    /// The body's hash behind the time of its first entry: Meta resends identical bytes, so
+    /// a retry gets the same key, and keys of deliveries made later sort later, so the
+    /// dedupe index grows at its end instead of at a random page per webhook.
+    fn event_key(&self, req: &InboundRequest<'_>) -> Option<String> {
+        let time = first_entry_time(req.body)?;
+        Some(format!(
+            "{time:0>16}:{}",
+            crate::verify::body_hash_key(req.body)
+        ))
+    }
+
     fn account_hints(&self, body: &[u8]) -> Vec<String> {
         wire::entry_ids(body)
     }
@@ -197,6 +208,26 @@ impl WebhookInbound for Facebook {
     fn parse(&self, body: &[u8]) -> Result<Vec<NormalizedEvent>, ParseError> {
         wire::parse_body(body)
     }
+}
+
+/// The digits of the first `"time"` member of a Meta webhook body (the first entry's time,
+/// seconds or milliseconds, number or string), without parsing the body; at most 16 digits.
+fn first_entry_time(body: &[u8]) -> Option<&str> {
+    const NAME: &[u8] = b"\"time\"";
+    let at = body.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let rest = &body[at..];
+    let skip = |b: &[u8], set: &[u8]| b.iter().take_while(|c| set.contains(c)).count();
+    let mut i = skip(rest, b" \t\r\n");
+    if rest.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    i += skip(&rest[i..], b" \t\r\n\"");
+    let digits = rest[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    std::str::from_utf8(&rest[i..i + digits]).ok()
 }
 
 /// Check `<prefix><hex>` in `value` against `mac` (already fed the body), in constant time.
@@ -445,6 +476,44 @@ mod tests {
             verify_with(&facebook(), &h, TEXT_VI),
             Err(VerifyError::BadSignature)
         );
+    }
+
+    #[test]
+    fn event_keys_lead_with_the_entry_time_and_are_stable() {
+        let fb = facebook();
+        let key = |body: &str| {
+            let headers = HeaderMap::new();
+            let req = InboundRequest {
+                method: &Method::POST,
+                headers: &headers,
+                query: None,
+                body: body.as_bytes(),
+            };
+            fb.event_key(&req)
+        };
+        let a = r#"{"object":"page","entry":[{"id":"1","time":1732000000123,"messaging":[]}]}"#;
+        let b = r#"{"object":"page","entry":[{"id":"1","time": "1732000000124","messaging":[]}]}"#;
+        let ka = key(a).expect("a key");
+        assert_eq!(
+            ka,
+            format!(
+                "0001732000000123:{}",
+                crate::verify::body_hash_key(a.as_bytes())
+            )
+        );
+        assert_eq!(key(a), Some(ka.clone()), "the same bytes give the same key");
+        let kb = key(b).expect("a key");
+        assert!(kb.starts_with("0001732000000124:sha256:") && kb > ka);
+        // Seconds sort before milliseconds of the same era; both are accepted.
+        assert!(key(r#"{"entry":[{"time":1732000000}]}"#).is_some());
+        for none in [
+            r#"{"object":"page","entry":[]}"#,
+            r#"{"entry":[{"time":null}]}"#,
+            r#"{"entry":[{"time":12345678901234567}]}"#,
+            r#"{"entry":[{"time" 5}]}"#,
+        ] {
+            assert_eq!(key(none), None, "{none}");
+        }
     }
 
     #[test]
