@@ -28,8 +28,8 @@ const MAX_BATCH: usize = 512;
 /// What happened to an accepted webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
-    /// A new row, with its id.
-    New(i64),
+    /// A new row.
+    New,
     /// The same delivery was stored before.
     Duplicate,
 }
@@ -157,13 +157,22 @@ async fn writer_loop(
 }
 
 async fn write_batch(db: &Db, batch: &[Pending]) -> Result<Vec<Stored>, sea_orm::DbErr> {
+    use std::collections::HashSet;
+
     use inbound_event::Column as C;
-    use sea_orm::sea_query::{OnConflict, Query};
-    use sea_orm::{ConnectionTrait, Value};
+    use sea_orm::sea_query::{Expr, OnConflict, Query};
+    use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 
     let now = chrono::Utc::now();
-    // One multi-row INSERT per batch; RETURNING names the rows that were new (a conflicting
-    // key, from an earlier batch or earlier in this one, returns nothing).
+    // Each (platform, key) once, first come first served: later copies in the batch are
+    // duplicates of it.
+    let mut seen: HashSet<(Platform, &str)> = HashSet::with_capacity(batch.len());
+    let first: Vec<bool> = batch
+        .iter()
+        .map(|p| seen.insert((p.verified.platform(), p.verified.event_key())))
+        .collect();
+    // One multi-row INSERT per batch, its own transaction: it returns once committed (with
+    // synchronous=FULL on SQLite). A key stored by an earlier batch is skipped.
     let mut insert = Query::insert();
     insert
         .into_table(inbound_event::Entity)
@@ -179,41 +188,63 @@ async fn write_batch(db: &Db, batch: &[Pending]) -> Result<Vec<Stored>, sea_orm:
             OnConflict::columns([C::Platform, C::EventKey])
                 .do_nothing()
                 .to_owned(),
-        )
-        .returning(Query::returning().columns([C::Id, C::Platform, C::EventKey]));
-    for p in batch {
+        );
+    for (p, _) in batch.iter().zip(&first).filter(|(_, first)| **first) {
         let v = &p.verified;
-        let values: [Value; 6] = [
+        let values: [sea_orm::Value; 6] = [
             v.platform().as_str().into(),
             v.event_key().into(),
-            Value::Bytes(Some(v.body().to_vec())),
+            sea_orm::Value::Bytes(Some(v.body().to_vec())),
             "pending".into(),
             0i32.into(),
             now.into(),
         ];
-        insert.values_panic(values.map(sea_orm::sea_query::Expr::val));
+        insert.values_panic(values.map(Expr::val));
     }
-    // A single statement is its own transaction: its rows (and their RETURNING) are complete
-    // only once it has committed, with synchronous=FULL on SQLite.
-    let rows = db.write.query_all_raw(db.backend().build(&insert)).await?;
-    let mut new: std::collections::HashMap<(String, String), i64> =
-        std::collections::HashMap::new();
-    for r in rows {
-        let id: i64 = r.try_get("", "id")?;
-        new.insert(
-            (r.try_get("", "platform")?, r.try_get("", "event_key")?),
-            id,
-        );
-    }
+    let unique = seen.len() as u64;
+    // The keys this statement stored, when not all of them (some were stored before).
+    let new: Option<HashSet<(String, String)>> = if db.backend() == DbBackend::Postgres {
+        // Several nodes may write at once: RETURNING says which rows are ours.
+        insert.returning(Query::returning().columns([C::Platform, C::EventKey]));
+        let rows = db.write.query_all_raw(db.backend().build(&insert)).await?;
+        let mut keys = HashSet::with_capacity(rows.len());
+        for r in rows {
+            keys.insert((r.try_get("", "platform")?, r.try_get("", "event_key")?));
+        }
+        Some(keys)
+    } else {
+        // No RETURNING on SQLite: each returned row is a wake-up of this task by the database
+        // thread. The one writer gives the statement's rows consecutive ids ending at the last
+        // one inserted, so only a partly new batch needs to look its keys up.
+        let done = db.write.execute_raw(db.backend().build(&insert)).await?;
+        let stored = done.rows_affected();
+        if stored == unique {
+            None
+        } else {
+            let last = done.last_insert_id() as i64;
+            let rows: Vec<(String, String)> = inbound_event::Entity::find()
+                .select_only()
+                .columns([C::Platform, C::EventKey])
+                .filter(C::Id.gt(last - stored as i64))
+                .filter(C::Id.lte(last))
+                .into_tuple()
+                .all(&db.write)
+                .await?;
+            Some(rows.into_iter().collect())
+        }
+    };
     Ok(batch
         .iter()
-        .map(|p| {
-            let key = (
-                p.verified.platform().as_str().to_owned(),
-                p.verified.event_key().to_owned(),
-            );
-            // The first request with a new key gets the row; later ones in the batch are duplicates.
-            new.remove(&key).map_or(Stored::Duplicate, Stored::New)
+        .zip(first)
+        .map(|(p, first)| {
+            let ours = first
+                && new.as_ref().is_none_or(|keys| {
+                    keys.contains(&(
+                        p.verified.platform().as_str().to_owned(),
+                        p.verified.event_key().to_owned(),
+                    ))
+                });
+            if ours { Stored::New } else { Stored::Duplicate }
         })
         .collect())
 }

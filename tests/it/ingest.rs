@@ -109,6 +109,45 @@ async fn duplicate_delivery_is_acknowledged_and_stored_once() {
     );
 }
 
+/// New bodies, their copies and bodies stored before, sent at once (so batches mix them):
+/// each new body is answered `duplicate: false` exactly once and stored once; every copy and
+/// every body stored before is answered `duplicate: true`.
+#[tokio::test]
+async fn a_batch_mixing_new_bodies_copies_and_old_ones_tells_each_apart() {
+    let app = spawn_app().await;
+    let body = |i: i64| {
+        sandbox::messenger_text_body(
+            "105",
+            "u1",
+            &format!("m_mix{i}"),
+            "hi",
+            1_718_000_000_000 + i,
+        )
+    };
+    for i in 0..5 {
+        assert_eq!(app.post_signed(&body(i)).await.status(), 200);
+    }
+    // 5 old, 20 new, each new twice: 45 requests.
+    let sent: Vec<(i64, Vec<u8>)> = (0..5)
+        .chain(5..25)
+        .chain(5..25)
+        .map(|i| (i, body(i)))
+        .collect();
+    let app = &app;
+    let answers = futures_util::future::join_all(sent.iter().map(|(i, b)| async move {
+        let res = app.post_signed(b).await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        (*i, v["duplicate"].as_bool().unwrap())
+    }))
+    .await;
+    for i in 0..25 {
+        let fresh = answers.iter().filter(|(j, dup)| *j == i && !dup).count();
+        assert_eq!(fresh, usize::from(i >= 5), "body {i}: {answers:?}");
+    }
+    assert_eq!(stored_events(&app).await, 25);
+}
+
 #[tokio::test]
 async fn concurrent_webhooks_share_batches_and_are_all_durable() {
     let app = spawn_app().await;
