@@ -145,7 +145,7 @@ async fn a_batch_mixing_new_bodies_copies_and_old_ones_tells_each_apart() {
         let fresh = answers.iter().filter(|(j, dup)| *j == i && !dup).count();
         assert_eq!(fresh, usize::from(i >= 5), "body {i}: {answers:?}");
     }
-    assert_eq!(stored_events(&app).await, 25);
+    assert_eq!(stored_events(app).await, 25);
 }
 
 #[tokio::test]
