@@ -53,7 +53,7 @@ impl Histogram {
 
 /// The node's metrics.
 pub struct Metrics {
-    webhooks: Mutex<BTreeMap<(String, &'static str), u64>>,
+    webhooks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     batch_size: Histogram,
     batch_latency: Histogram,
     events_processed: AtomicU64,
@@ -88,12 +88,12 @@ pub struct Gauges {
 
 impl Metrics {
     /// Count a webhook by platform and outcome (`accepted`, `duplicate`, `rejected`, `error`, `handshake`).
-    pub fn webhook(&self, platform: &str, outcome: &'static str) {
+    pub fn webhook(&self, platform: &'static str, outcome: &'static str) {
         *self
             .webhooks
             .lock()
             .expect("metrics lock")
-            .entry((platform.to_owned(), outcome))
+            .entry((platform, outcome))
             .or_default() += 1;
     }
     /// Record one group-commit batch.

@@ -19,7 +19,7 @@ use crate::crypto::SecretBox;
 use crate::metrics::Metrics;
 use crate::realtime::Bus;
 use crate::services::{auth, ingest::IngestWriter};
-use crate::state::{AppState, Heartbeats, Limiters};
+use crate::state::{AppState, Heartbeats, Limiters, Shared};
 use crate::store::Db;
 
 /// A built node, ready to run.
@@ -100,7 +100,7 @@ impl Application {
         } else {
             Some(crate::crypto::random_token(24))
         };
-        let state = AppState {
+        let state = AppState::new(Shared {
             connectors: Arc::new(Registry::builtin(&connectors_config(&cfg))),
             limits: Arc::new(Limiters::new(&cfg)),
             cfg: Arc::new(cfg),
@@ -116,7 +116,7 @@ impl Application {
             setup_token: Arc::new(std::sync::Mutex::new(setup_token)),
             node_id: format!("{}-{}", std::process::id(), crate::crypto::random_token(4)).into(),
             stop,
-        };
+        });
         Ok(Application {
             listener,
             state,

@@ -87,9 +87,28 @@ impl Heartbeats {
     }
 }
 
-/// Shared state.
+/// Shared state: a reference-counted handle (cloned for every request by axum's `State`, so
+/// one atomic increment instead of one per field), reading through to [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wrap the node's shared state.
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every request handler and worker of a node shares.
+pub struct Shared {
     /// Configuration.
     pub cfg: Arc<Config>,
     /// Database.
