@@ -17,7 +17,8 @@ use sea_orm::{
 use serde_json::json;
 use tongdai_connectors::{
     CommentAction, CommentEvent, ContactRef, DeliveryReceipt, DeliveryState, InboundMessage,
-    MessageReaction, NormalizedEvent, Platform, PostRef, Referral, ReferralEvent,
+    MessageReaction, NormalizedEvent, ParseError, Platform, PostRef, Referral, ReferralEvent,
+    WebhookInbound,
 };
 use uuid::Uuid;
 
@@ -110,9 +111,10 @@ async fn process_batch(state: &AppState) -> Result<usize, sea_orm::DbErr> {
     let mut failed = 0;
     let mut accounts = Accounts::new();
     let applied: Result<(), sea_orm::DbErr> = async {
-        let mut pre = prefetch(state, &txn, &rows, &mut accounts).await?;
+        let parsed: Vec<Parsed<'_>> = rows.iter().map(|r| Parsed::new(state, r)).collect();
+        let mut pre = prefetch(&txn, &parsed, &mut accounts).await?;
         let mut done = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in parsed {
             let ok = apply_row(
                 state,
                 &txn,
@@ -155,7 +157,7 @@ async fn process_one(state: &AppState, id: i64) -> Result<(), sea_orm::DbErr> {
     let applied = match apply_row(
         state,
         &txn,
-        &row,
+        Parsed::new(state, &row),
         &mut Accounts::new(),
         &mut Prefetch::default(),
         &mut done,
@@ -200,28 +202,59 @@ async fn process_one(state: &AppState, id: i64) -> Result<(), sea_orm::DbErr> {
 /// (`None`: no such account), so a batch of webhooks for one Page reads its row once.
 type Accounts = HashMap<(String, String), Option<channel_account::Model>>;
 
-/// Parse and apply one stored event inside `txn`. `Ok(false)` = dead-lettered (parse error).
+/// A stored webhook, parsed once by its platform's connector.
+struct Parsed<'a> {
+    row: &'a inbound_event::Model,
+    /// The platforms whose channel accounts its events may name.
+    platforms: Vec<String>,
+    /// `None` when no connector of this build receives the row's platform.
+    inbound: Option<&'a dyn WebhookInbound>,
+    events: Result<Vec<NormalizedEvent>, ParseError>,
+}
+
+impl<'a> Parsed<'a> {
+    fn new(state: &'a AppState, row: &'a inbound_event::Model) -> Parsed<'a> {
+        let platform: Option<Platform> = row.platform.parse().ok();
+        let connector = platform.and_then(|p| state.connectors.get(p));
+        let inbound = connector.and_then(|c| c.webhook());
+        let platforms = match connector {
+            Some(c) => c
+                .account_platforms()
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            None => vec![row.platform.clone()],
+        };
+        let events = match inbound {
+            Some(i) => i.parse(&row.body),
+            None => Ok(Vec::new()),
+        };
+        Parsed {
+            row,
+            platforms,
+            inbound,
+            events,
+        }
+    }
+}
+
+/// Apply one parsed stored event inside `txn`. `Ok(false)` = dead-lettered (parse error).
 async fn apply_row(
     state: &AppState,
     txn: &DatabaseTransaction,
-    row: &inbound_event::Model,
+    parsed: Parsed<'_>,
     accounts: &mut Accounts,
     pre: &mut Prefetch,
     done: &mut Vec<Done>,
     frames: &mut Vec<Outgoing>,
 ) -> Result<bool, sea_orm::DbErr> {
     let now = Utc::now();
-    let platform: Option<Platform> = row.platform.parse().ok();
-    let connector = platform.and_then(|p| state.connectors.get(p));
-    let inbound = connector.and_then(|c| c.webhook());
-    let platforms: Vec<String> = match connector {
-        Some(c) => c
-            .account_platforms()
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect(),
-        None => vec![row.platform.clone()],
-    };
+    let Parsed {
+        row,
+        platforms,
+        inbound,
+        events,
+    } = parsed;
     let Some(inbound) = inbound else {
         done.push(Done {
             id: row.id,
@@ -231,7 +264,7 @@ async fn apply_row(
         });
         return Ok(false);
     };
-    let events = match inbound.parse(&row.body) {
+    let events = match events {
         Ok(ev) => ev,
         Err(e) => {
             // Dead-letter: keep the body and the reason; `replay` re-queues it after a fix.
@@ -368,9 +401,8 @@ impl Prefetch {
 /// `rows` will need (routing their accounts into `accounts` on the way). Empty when the rows
 /// carry anything but messages, or too little to be worth it.
 async fn prefetch(
-    state: &AppState,
     txn: &DatabaseTransaction,
-    rows: &[inbound_event::Model],
+    rows: &[Parsed<'_>],
     accounts: &mut Accounts,
 ) -> Result<Prefetch, sea_orm::DbErr> {
     let mut pre = Prefetch::default();
@@ -380,27 +412,19 @@ async fn prefetch(
     let mut people: Vec<String> = Vec::new();
     let mut threads: Vec<String> = Vec::new();
     let mut account_ids: Vec<Uuid> = Vec::new();
-    for row in rows {
-        let platform: Option<Platform> = row.platform.parse().ok();
-        let Some(connector) = platform.and_then(|p| state.connectors.get(p)) else {
+    for parsed in rows {
+        let (Some(_), Ok(events)) = (parsed.inbound, &parsed.events) else {
             return Ok(pre);
         };
-        let Some(events) = connector.webhook().and_then(|w| w.parse(&row.body).ok()) else {
-            return Ok(pre);
-        };
-        let platforms: Vec<String> = connector
-            .account_platforms()
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect();
-        for ev in &events {
+        let (row, platforms) = (parsed.row, &parsed.platforms);
+        for ev in events {
             let m = match ev {
                 NormalizedEvent::MessageReceived(m) | NormalizedEvent::MessageEcho(m) => m,
                 _ => return Ok(pre),
             };
             let key = (row.platform.clone(), ev.account_external_id().to_owned());
             if !accounts.contains_key(&key) {
-                let acc = find_account(txn, &platforms, &key.1).await?;
+                let acc = find_account(txn, platforms, &key.1).await?;
                 accounts.insert(key.clone(), acc);
             }
             if let Some(Some(acc)) = accounts.get(&key) {

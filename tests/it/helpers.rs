@@ -221,33 +221,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str) -> Agent {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let res = client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "login of {email}");
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("tongdai_session="))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-            .unwrap();
-        let me: Value = res.json().await.unwrap();
-        Agent {
-            client,
-            csrf: me["csrf_token"].as_str().unwrap().to_owned(),
-            cookie,
-            base: format!("http://{}", self.addr),
-            me,
-        }
+        login_at(&self.addr, email).await
     }
 
     /// Connect a Facebook Page to the agent's workspace.
@@ -322,16 +296,7 @@ impl TestApp {
     }
 
     pub async fn ws(&self, agent: &Agent, since: Option<u64>) -> Ws {
-        let q = since.map(|s| format!("?since={s}")).unwrap_or_default();
-        let mut req = format!("ws://{}/api/ws{q}", self.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("cookie", agent.cookie.parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("websocket connects");
-        ws
+        ws_at(&self.addr, agent, since).await
     }
 }
 
@@ -376,4 +341,49 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Sign `email` in on the server at `addr` (password [`PASSWORD`]).
+pub async fn login_at(addr: &str, email: &str) -> Agent {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "login of {email} on {addr}");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tongdai_session="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let me: Value = res.json().await.unwrap();
+    Agent {
+        client,
+        csrf: me["csrf_token"].as_str().unwrap().to_owned(),
+        cookie,
+        base: format!("http://{addr}"),
+        me,
+    }
+}
+
+/// `agent`'s websocket on the server at `addr`, from `since` when given.
+pub async fn ws_at(addr: &str, agent: &Agent, since: Option<u64>) -> Ws {
+    let q = since.map(|s| format!("?since={s}")).unwrap_or_default();
+    let mut req = format!("ws://{addr}/api/ws{q}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("cookie", agent.cookie.parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket connects");
+    ws
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tongdai::services::jobs;
 use tongdai::store::entities::job;
 use tongdai_connectors::facebook::sandbox::{self, GraphSandbox};
@@ -174,45 +173,11 @@ impl Node {
     }
 
     async fn login(&self, email: &str) -> Agent {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let res = client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "login of {email} on {}", self.addr);
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("tongdai_session="))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-            .unwrap();
-        let me: Value = res.json().await.unwrap();
-        Agent {
-            client,
-            csrf: me["csrf_token"].as_str().unwrap().to_owned(),
-            cookie,
-            base: format!("http://{}", self.addr),
-            me,
-        }
+        login_at(&self.addr, email).await
     }
 
     async fn ws(&self, agent: &Agent) -> Ws {
-        let mut req = format!("ws://{}/api/ws", self.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("cookie", agent.cookie.parse().unwrap());
-        tokio_tungstenite::connect_async(req)
-            .await
-            .expect("websocket connects")
-            .0
+        ws_at(&self.addr, agent, None).await
     }
 
     async fn customer_says(&self, psid: &str, mid: &str, text: &str) {
