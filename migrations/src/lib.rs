@@ -7,6 +7,7 @@ mod m20261129_000002_create_channels_and_events;
 mod m20261129_000003_create_inbox;
 mod m20261129_000004_create_commerce;
 mod m20261130_000005_social_surface;
+mod m20261201_000006_pipeline;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_inbox::Migration),
             Box::new(m20261129_000004_create_commerce::Migration),
             Box::new(m20261130_000005_social_surface::Migration),
+            Box::new(m20261201_000006_pipeline::Migration),
         ]
     }
 }

@@ -21,6 +21,7 @@ const TABLES: &[&str] = &[
     "conversation",
     "conversation_label",
     "delivery_attempt",
+    "feedback",
     "inbound_event",
     "job",
     "label",
@@ -31,10 +32,12 @@ const TABLES: &[&str] = &[
     "message_revision",
     "oauth_state",
     "order",
+    "order_event",
     "order_item",
     "session",
     "user",
     "webhook_endpoint",
+    "webhook_message",
     "workspace",
 ];
 
@@ -51,24 +54,31 @@ const INDEXES: &[&str] = &[
     "idx_conversation_workspace_id_last_message_at",
     "idx_conversation_workspace_id_status",
     "idx_delivery_attempt_endpoint_id_id",
+    "idx_feedback_conversation_id",
     "idx_inbound_event_status_id",
     "idx_inbound_event_workspace_id_status",
     "idx_job_status_run_at",
+    "idx_lead_next_call_at",
+    "idx_lead_workspace_id_assignee_id_stage",
     "idx_lead_workspace_id_phone",
     "idx_lead_workspace_id_stage",
     "idx_media_message_id",
     "idx_membership_user_id",
     "idx_message_conversation_id_sent_at",
     "idx_message_revision_message_id",
+    "idx_order_event_order_id_id",
     "idx_order_item_order_id",
+    "idx_order_workspace_id_created_at",
     "idx_order_workspace_id_phone",
     "idx_order_workspace_id_status",
     "idx_session_expires_at",
+    "idx_webhook_message_endpoint_id_created_at",
     "uq_api_key_key_hash",
     "uq_canned_response_workspace_id_shortcut",
     "uq_channel_account_platform_external_id",
     "uq_contact_identity_channel_account_id_external_id",
     "uq_conversation_channel_account_id_external_thread_id",
+    "uq_feedback_order_id",
     "uq_inbound_event_platform_event_key",
     "uq_label_workspace_id_name",
     "uq_membership_workspace_id_user_id",
@@ -80,7 +90,7 @@ const INDEXES: &[&str] = &[
     "uq_workspace_slug",
 ];
 
-const FOREIGN_KEYS: i64 = 52;
+const FOREIGN_KEYS: i64 = 61;
 
 async fn names(db: &DatabaseConnection, sql: &str) -> BTreeSet<String> {
     let backend = db.get_database_backend();

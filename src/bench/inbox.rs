@@ -219,6 +219,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
                 merged_into: Set(None),
                 created_at: Set(first),
                 updated_at: Set(first),
+                promoter: Set(false),
             });
             idents.push(contact_identity::ActiveModel {
                 id: Set(iid),

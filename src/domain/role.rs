@@ -36,6 +36,18 @@ pub enum Permission {
     ManageInboxSettings,
     /// Dead-lettered webhooks: list and replay.
     ManageEvents,
+    /// Leads: read, work (stage, calls), create orders from them.
+    WorkLeads,
+    /// Assign and reassign leads and conversations to others; distribution settings.
+    ManageAssignment,
+    /// Read orders and their timeline (the fulfillment board too).
+    ReadOrders,
+    /// Create, edit, confirm and cancel orders.
+    WorkOrders,
+    /// Move orders through packing and shipping (the fulfillment board).
+    FulfillOrders,
+    /// Fulfillment endpoints, shop channels, the blacklist, pipeline settings.
+    ManagePipeline,
 }
 
 impl Role {
@@ -44,9 +56,17 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => true,
-            Role::Marketer => matches!(p, ManageChannels | ReadInbox | ManageInboxSettings),
-            Role::Agent => matches!(p, ReadInbox | WorkInbox),
-            Role::Fulfillment => false,
+            Role::Marketer => {
+                matches!(
+                    p,
+                    ManageChannels | ReadInbox | ManageInboxSettings | ReadOrders
+                )
+            }
+            Role::Agent => matches!(
+                p,
+                ReadInbox | WorkInbox | WorkLeads | ReadOrders | WorkOrders
+            ),
+            Role::Fulfillment => matches!(p, ReadOrders | FulfillOrders),
         }
     }
 

@@ -66,8 +66,17 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// The whole document: [`ApiDoc`] and the documents of the pipeline's route modules.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for part in [] as [utoipa::openapi::OpenApi; 0] {
+        doc.merge(part);
+    }
+    doc
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
 }
 
 /// Routes.

@@ -34,7 +34,15 @@ pub async fn connect_ws(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    p.require(crate::domain::role::Permission::ReadInbox)?;
+    use crate::domain::role::Permission;
+    // The inbox roles see everything; the fulfillment role sees orders only (the packing
+    // board), never customers' messages.
+    let scope = if p.role.can(Permission::ReadInbox) {
+        Scope::All
+    } else {
+        p.require(Permission::ReadOrders)?;
+        Scope::Orders
+    };
     // Cookies ride along on cross-site websocket handshakes: refuse foreign origins.
     if let (Some(origin), Some(host)) = (
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
@@ -54,7 +62,7 @@ pub async fn connect_ws(
     // `async` block would keep a second copy of the socket in every connection's task.
     Ok(ws
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket: WebSocket| session(socket, sub, guard)))
+        .on_upgrade(move |socket: WebSocket| session(socket, sub, scope, guard)))
 }
 
 /// Read buffer of a socket. tungstenite keeps it allocated for the socket's life and zero-fills
@@ -77,10 +85,25 @@ fn hello(seq: u64) -> Message {
     text(&Frame::new("hello", seq, serde_json::json!({ "seq": seq })))
 }
 
+/// Which frames a socket gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every frame of the workspace.
+    All,
+    /// `order.*` frames only (and `hello`/`resync`).
+    Orders,
+}
+
+impl Scope {
+    fn allows(self, f: &Frame) -> bool {
+        self == Scope::All || f.kind.starts_with("order.") || f.kind == "resync"
+    }
+}
+
 /// The socket loop, generic so it can be driven without a network. One task per socket: the
 /// socket is not split, the loop waits on the client and on the bus at once. `_client` counts
 /// the socket as connected until the loop ends.
-pub async fn session<S>(mut socket: S, mut sub: Subscription, _client: ClientGuard)
+pub async fn session<S>(mut socket: S, mut sub: Subscription, scope: Scope, _client: ClientGuard)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -92,6 +115,9 @@ where
         Some(frames) => {
             for f in frames {
                 last = last.max(f.seq);
+                if !scope.allows(&f) {
+                    continue;
+                }
                 if socket.feed(text(&f)).await.is_err() {
                     return;
                 }
@@ -120,6 +146,10 @@ where
                     let out = match frame {
                         // Skip what the replay already sent.
                         Ok(f) if f.kind != "resync" && f.seq <= last => None,
+                        Ok(f) if !scope.allows(&f) => {
+                            last = last.max(f.seq);
+                            None
+                        }
                         Ok(f) => {
                             last = last.max(f.seq);
                             Some(f.text())

@@ -455,6 +455,7 @@ pub async fn create_user(
                 name: Set(workspace_name.trim().to_owned()),
                 slug: Set(slug),
                 created_at: Set(now),
+                settings: Set(None),
             }
             .insert(&txn)
             .await?
@@ -492,6 +493,8 @@ async fn add_membership(
         role: Set(role.as_str().to_owned()),
         available: Set(true),
         created_at: Set(Utc::now()),
+        max_open: Set(None),
+        last_assigned_at: Set(None),
     }
     .insert(db)
     .await?;

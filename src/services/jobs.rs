@@ -28,6 +28,8 @@ pub mod kind {
     pub const FETCH_MEDIA: &str = "fetch_media";
     /// Import a newly connected account's recent history (`{"channel_account_id": …}`).
     pub const BACKFILL: &str = "backfill";
+    /// Deliver one outbound webhook message to its endpoint (`{"message_id": "msg_…"}`).
+    pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
 }
 
 /// A failed run.

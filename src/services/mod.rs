@@ -1,8 +1,10 @@
 //! Use-cases: the only layer that combines the store, the connectors and the bus. Services
 //! never see axum types; handlers call exactly one service function.
 
+pub mod audit;
 pub mod auth;
 pub mod backfill;
+pub mod blacklist;
 pub mod channels;
 pub mod connect;
 pub mod contacts;
@@ -13,6 +15,8 @@ pub mod jobs;
 pub mod media;
 pub mod normalize;
 pub mod outbound;
+pub mod pipeline;
 pub mod profiles;
 pub mod settings;
 pub mod views;
+pub mod webhooks_out;

@@ -644,6 +644,7 @@ async fn upsert_identity(
         merged_into: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        promoter: Set(false),
     }
     .insert(txn)
     .await?;
@@ -750,6 +751,8 @@ async fn thread_for(
         post_permalink: Set(t.post.and_then(|p| p.permalink.clone())),
         post_text: Set(t.post.and_then(|p| p.text.clone())),
         referral: Set(None),
+        assigned_at: Set(None),
+        complaint: Set(None),
     }
     .insert(txn)
     .await?;

@@ -210,6 +210,7 @@ pub async fn create_canned(
         content: Set(input.content),
         created_at: Set(now),
         updated_at: Set(now),
+        category: Set(None),
     }
     .insert(&state.db.write)
     .await?;

@@ -16,6 +16,11 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub lifted_at: Option<DateTimeUtc>,
+    /// Who lifted it.
+    pub lifted_by: Option<Uuid>,
+    /// Why it was lifted.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub lift_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

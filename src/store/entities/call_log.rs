@@ -15,6 +15,8 @@ pub struct Model {
     pub note: Option<String>,
     pub next_call_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Length of the call.
+    pub duration_seconds: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

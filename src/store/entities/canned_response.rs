@@ -13,6 +13,8 @@ pub struct Model {
     pub content: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Grouping, e.g. "Kịch bản" (sales script) or "FAQ".
+    pub category: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,8 @@ pub struct Model {
     pub merged_into: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Answered an order feedback happily.
+    pub promoter: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

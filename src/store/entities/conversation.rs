@@ -32,6 +32,10 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub referral: Option<Json>,
     pub updated_at: DateTimeUtc,
+    /// When its assignee got it.
+    pub assigned_at: Option<DateTimeUtc>,
+    /// A complaint opened from unhappy feedback: its category.
+    pub complaint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

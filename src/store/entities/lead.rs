@@ -20,6 +20,19 @@ pub struct Model {
     pub assignee_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The post a comment lead came from.
+    pub post_external_id: Option<String>,
+    /// Why it was lost.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub lost_reason: Option<String>,
+    /// A call back is due then.
+    pub next_call_at: Option<DateTimeUtc>,
+    /// When its agent last worked on it (a call, a stage change).
+    pub touched_at: Option<DateTimeUtc>,
+    /// When its assignee got it.
+    pub assigned_at: Option<DateTimeUtc>,
+    /// When it was won or lost.
+    pub closed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,10 @@ pub struct Model {
     pub role: String,
     pub available: bool,
     pub created_at: DateTimeUtc,
+    /// Cap on open items assigned to this member; `None`: the workspace default.
+    pub max_open: Option<i32>,
+    /// When work was last handed to this member by distribution (round-robin order).
+    pub last_assigned_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

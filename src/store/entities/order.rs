@@ -24,6 +24,38 @@ pub struct Model {
     pub note: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The conversation it was made from.
+    pub conversation_id: Option<Uuid>,
+    /// Where it came from: `manual`, `lead`, `conversation`, `shop`, a marketplace.
+    pub source: String,
+    /// Address parts (`address` is the street line).
+    pub province: Option<String>,
+    /// District, where the carrier still needs it.
+    pub district: Option<String>,
+    /// Ward.
+    pub ward: Option<String>,
+    /// Shipping fee charged to the buyer.
+    pub shipping_fee: i64,
+    /// Discount.
+    pub discount: i64,
+    /// The platform's own status (marketplaces, shops, fulfillment).
+    pub platform_status: Option<String>,
+    /// The payload it was imported from.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub raw: Option<Json>,
+    /// Carrier tracking code.
+    pub tracking_code: Option<String>,
+    /// Carrier.
+    pub carrier: Option<String>,
+    /// Why it was confirmed although the phone is blacklisted.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub blacklist_override: Option<String>,
+    /// Who made it.
+    pub created_by: Option<Uuid>,
+    /// When it was confirmed.
+    pub confirmed_at: Option<DateTimeUtc>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,13 @@ pub struct Model {
     pub enabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Failing without a success since then.
+    pub failing_since: Option<DateTimeUtc>,
+    /// Last 2xx.
+    pub last_success_at: Option<DateTimeUtc>,
+    /// Why it was disabled automatically.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub disabled_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,9 @@ pub struct Model {
     pub name: String,
     pub slug: String,
     pub created_at: DateTimeUtc,
+    /// Pipeline settings (`services::pipeline_settings`); `None`: the defaults.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub settings: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
