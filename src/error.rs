@@ -52,6 +52,19 @@ pub enum AppError {
         /// Human-readable explanation.
         message: String,
     },
+    /// A 4xx whose body carries structured details next to `{code, message}` (the problems
+    /// that block confirming an order, the blacklist verdict).
+    #[error("{message}")]
+    Detailed {
+        /// HTTP status (4xx).
+        status: StatusCode,
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+        /// Rendered as `details`.
+        details: serde_json::Value,
+    },
     /// The platform refused or failed the call made on the caller's behalf.
     #[error("{message}")]
     Platform {
@@ -122,6 +135,16 @@ pub struct ErrorOut {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Detailed {
+            status,
+            code,
+            message,
+            details,
+        } = self
+        {
+            let body = serde_json::json!({ "code": code, "message": message, "details": details });
+            return (status, Json(body)).into_response();
+        }
         let (status, code) = match &self {
             AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             AppError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, *code),
@@ -129,6 +152,7 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Refused { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
+            AppError::Detailed { status, code, .. } => (*status, *code),
             AppError::Platform { code, .. } => (StatusCode::BAD_GATEWAY, *code),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "could_not_persist"),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod facebook;
 pub mod outbound;
 pub mod registry;
+pub mod shop;
 pub mod standard_webhooks;
 pub mod traits;
 pub mod types;

@@ -9,6 +9,8 @@ pub mod inbox;
 pub mod media;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
+pub mod pipeline_webhooks;
 pub mod web;
 pub mod webhooks;
 pub mod ws;
@@ -28,6 +30,8 @@ async fn api_not_found() -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhooks::router())
+        .merge(orders::router())
+        .merge(pipeline_webhooks::router())
         .merge(auth::router())
         .merge(inbox::router())
         .merge(media::router())

@@ -4,7 +4,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use crate::http::{admin, auth, connect, inbox, media, webhooks};
+use crate::http::{admin, auth, connect, inbox, media, orders, pipeline_webhooks, webhooks};
 use crate::state::AppState;
 
 /// The API description.
@@ -69,7 +69,7 @@ pub struct ApiDoc;
 /// The whole document: [`ApiDoc`] and the documents of the pipeline's route modules.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    for part in [] as [utoipa::openapi::OpenApi; 0] {
+    for part in [orders::Api::openapi(), pipeline_webhooks::Api::openapi()] {
         doc.merge(part);
     }
     doc

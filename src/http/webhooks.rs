@@ -28,26 +28,9 @@ pub async fn receive_webhook(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    // Read the body ourselves: a size cap (413) and a deadline (408), so a slow sender holds a
-    // connection for a bounded time and never a database writer (only complete bodies reach it).
-    let deadline =
-        std::time::Duration::from_secs(u64::from(state.cfg.webhook_body_timeout_seconds.max(1)));
-    let body = match tokio::time::timeout(deadline, axum::body::to_bytes(body, BODY_LIMIT)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return reject(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "webhook bodies are limited to 1 MiB",
-            );
-        }
-        Err(_) => {
-            return reject(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                "the body did not arrive in time",
-            );
-        }
+    let body = match read_body(&state, body).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
     let req = InboundRequest {
         method: &method,
@@ -101,6 +84,26 @@ pub async fn receive_webhook(
             )
                 .into_response()
         }
+    }
+}
+
+/// Read a webhook body ourselves: a size cap (413) and a deadline (408), so a slow sender holds
+/// a connection for a bounded time and never a database writer (only complete bodies reach it).
+pub async fn read_body(state: &AppState, body: Body) -> Result<axum::body::Bytes, Response> {
+    let deadline =
+        std::time::Duration::from_secs(u64::from(state.cfg.webhook_body_timeout_seconds.max(1)));
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "webhook bodies are limited to 1 MiB",
+        )),
+        Err(_) => Err(reject(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the body did not arrive in time",
+        )),
     }
 }
 

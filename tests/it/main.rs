@@ -14,6 +14,7 @@ mod inbox;
 mod ingest;
 mod multinode;
 mod ops;
+mod orders;
 mod realtime;
 mod replies;
 mod social;
