@@ -498,6 +498,28 @@ async fn fulfillment_reports_status_on_a_signed_idempotent_callback() {
     let path = format!("/webhooks/fulfillment/{endpoint_id}");
     let now = Utc::now().timestamp();
 
+    // The delivery worker's hook after a 2xx: confirmed → pushed, once.
+    let oid: Uuid = id.parse().unwrap();
+    let frame = tongdai::services::orders::mark_pushed(&app.state.db.write, ws, oid, "msg_out")
+        .await
+        .unwrap()
+        .expect("a confirmed order becomes pushed");
+    assert_eq!(frame["order"]["status"], "pushed");
+    assert_eq!(
+        frame["order"]["timeline"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["data"]["message_id"],
+        "msg_out"
+    );
+    assert!(
+        tongdai::services::orders::mark_pushed(&app.state.db.write, ws, oid, "msg_out")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     let body = status_body(&id, "in_transit");
     let res = post_sw(&app, &path, &secret, "msg_1", now, &body).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
