@@ -126,6 +126,7 @@ enum WebhookMessage {
     WorkspaceId,
     EndpointId,
     EventType,
+    OrderId,
     Payload,
     Status,
     Attempts,
@@ -374,6 +375,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(WebhookMessage::WorkspaceId))
                     .col(uuid(WebhookMessage::EndpointId))
                     .col(string(WebhookMessage::EventType))
+                    .col(uuid_null(WebhookMessage::OrderId))
                     .col(text(WebhookMessage::Payload))
                     .col(string(WebhookMessage::Status))
                     .col(integer(WebhookMessage::Attempts).default(0))
@@ -404,6 +406,16 @@ impl MigrationTrait for Migration {
                     .table(WebhookMessage::Table)
                     .col(WebhookMessage::EndpointId)
                     .col(WebhookMessage::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_message_order_id")
+                    .table(WebhookMessage::Table)
+                    .col(WebhookMessage::OrderId)
                     .to_owned(),
             )
             .await?;

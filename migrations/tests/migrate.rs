@@ -73,6 +73,7 @@ const INDEXES: &[&str] = &[
     "idx_order_workspace_id_status",
     "idx_session_expires_at",
     "idx_webhook_message_endpoint_id_created_at",
+    "idx_webhook_message_order_id",
     "uq_api_key_key_hash",
     "uq_canned_response_workspace_id_shortcut",
     "uq_channel_account_platform_external_id",

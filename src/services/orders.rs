@@ -394,12 +394,9 @@ pub async fn view(
         Some(p) => Some(blacklist::phone_record(db, o.workspace_id, p.as_str()).await?),
         None => None,
     };
-    // The payload is compact JSON written by `webhooks_out::emit`, so the order id appears
-    // exactly like this in every message about the order.
-    let needle = format!("\"order_id\":\"{}\"", o.id);
     let deliveries = webhook_message::Entity::find()
         .filter(webhook_message::Column::WorkspaceId.eq(o.workspace_id))
-        .filter(webhook_message::Column::Payload.contains(needle.as_str()))
+        .filter(webhook_message::Column::OrderId.eq(o.id))
         .order_by_asc(webhook_message::Column::CreatedAt)
         .order_by_asc(webhook_message::Column::Id)
         .all(db)
@@ -841,7 +838,8 @@ pub async fn apply_status(
         if from != OrderStatus::Draft {
             webhooks_out::emit(db, ws, "order.cancelled", fulfillment_payload(&o, &its)).await?;
         }
-    } else {
+    } else if src.source != "fulfillment" {
+        // What fulfillment reported itself is not echoed back to it.
         webhooks_out::emit(
             db,
             ws,

@@ -45,6 +45,10 @@ pub async fn emit(
         .all(db)
         .await?;
     let now = Utc::now();
+    let order_id = data
+        .get("order_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<Uuid>().ok());
     let body = serde_json::json!({
         "type": event_type,
         "timestamp": now.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -62,6 +66,7 @@ pub async fn emit(
             workspace_id: Set(workspace),
             endpoint_id: Set(e.id),
             event_type: Set(event_type.to_owned()),
+            order_id: Set(order_id),
             payload: Set(body.clone()),
             status: Set("pending".into()),
             attempts: Set(0),

@@ -13,6 +13,8 @@ pub struct Model {
     pub workspace_id: Uuid,
     pub endpoint_id: Uuid,
     pub event_type: String,
+    /// The order it is about (`data.order_id`), for the order's delivery list.
+    pub order_id: Option<Uuid>,
     /// The exact body sent (signed as is).
     #[sea_orm(column_type = "Text")]
     pub payload: String,
