@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod media;
 pub mod normalize;
+pub mod notify;
 pub mod outbound;
 pub mod pipeline;
 pub mod profiles;
