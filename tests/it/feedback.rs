@@ -422,3 +422,63 @@ async fn a_feedback_question_outside_the_window_is_recorded_once_and_not_retried
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_commenters_order_is_messaged_in_their_direct_conversation_once_there_is_one() {
+    let app = spawn_app().await;
+    let (owner, direct) = shop(&app).await;
+    let at = Utc::now() - Duration::minutes(5);
+    app.post_meta("facebook",
+        &json!({"object": "page", "entry": [{"id": PAGE, "time": at.timestamp(), "changes": [{"field": "feed", "value": {
+            "item": "comment", "verb": "add", "post_id": "105_p1", "comment_id": "p1_c1", "parent_id": "105_p1",
+            "from": {"id": "u-77", "name": "Khách Hàng"}, "created_time": at.timestamp(), "message": "Còn size M không shop"}}]}]}),
+    )
+    .await;
+    app.drain().await;
+    let thread_conv = conversation::Entity::find()
+        .filter(conversation::Column::Kind.eq("comment_thread"))
+        .one(&app.state.db.write)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(thread_conv.contact_id, direct.contact_id);
+
+    // The commenter has no direct conversation: nothing can reach them privately.
+    let o1 = order_of(&app, &thread_conv, OrderStatus::Shipped).await;
+    status_changed(&app, &o1, OrderStatus::Shipped).await;
+    app.run_jobs().await;
+    assert!(app.graph.sent_messages().is_empty());
+    let ev = events(&app, &o1).await;
+    assert_eq!(ev[0].kind, "notify_skipped");
+    assert!(
+        ev[0].data.as_ref().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only commented")
+    );
+
+    // The agent finds they are the Messenger customer and merges them.
+    let res = owner
+        .post(
+            &format!("/api/v1/contacts/{}/merge", thread_conv.contact_id),
+            json!({ "into_id": direct.contact_id }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let thread_conv = conversation::Entity::find_by_id(thread_conv.id)
+        .one(&app.state.db.write)
+        .await
+        .unwrap()
+        .unwrap();
+    let o2 = order_of(&app, &thread_conv, OrderStatus::Shipped).await;
+    status_changed(&app, &o2, OrderStatus::Shipped).await;
+    app.run_jobs().await;
+    let sent = app.graph.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipient_id, "psid-1");
+    assert!(sent[0].text.contains(&order_code(o2.id)));
+    let ev = events(&app, &o2).await;
+    let data = ev[0].data.clone().unwrap();
+    assert_eq!(ev[0].kind, "customer_notified");
+    assert_eq!(data["conversation_id"], direct.id.to_string());
+}
