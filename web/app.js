@@ -938,6 +938,7 @@ class Inbox {
     if (reactions.length) meta.push(h('span', { class: 'reactions', text: reactions.join(' ') }));
     if (out) {
       if (msg.sender_kind === 'page') meta.push(h('span', { class: 'from-page', text: t('thread.from_page') }));
+      if (msg.sender_kind === 'system') meta.push(h('span', { class: 'from-page', text: t('thread.automatic') }));
       const ticks = { queued: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' }[msg.status] ?? '';
       meta.push(h('span', { class: `msg-status st-${msg.status}`, testid: 'message-status' },
         h('span', { class: 'tick', 'aria-hidden': 'true', text: ticks }),

@@ -86,6 +86,7 @@ export const catalogue = {
     'thread.attachment': 'Tệp đính kèm ({kind})',
     'thread.image': 'Ảnh đính kèm',
     'thread.from_page': 'Gửi từ trang',
+    'thread.automatic': 'Tin tự động',
     'connect.facebook': 'Kết nối Facebook',
     'connect.title': 'Chọn trang để kết nối',
     'connect.hint': 'Tin nhắn và bình luận của các trang (và tài khoản Instagram) được chọn sẽ về hộp thư này.',
@@ -231,6 +232,7 @@ export const catalogue = {
     'thread.window_never': 'Cannot reply: the customer has not written to the page',
     'thread.image': 'Attached image',
     'thread.from_page': 'Sent from the page',
+    'thread.automatic': 'Automatic message',
     'thread.you_said': 'You',
     'thread.contact_said': 'Customer',
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod connect;
 pub mod extract;
+pub mod feedback;
 pub mod inbox;
 pub mod media;
 pub mod openapi;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(connect::router())
         .merge(ws::router())
+        .merge(feedback::router())
         .merge(ops::router())
         .merge(openapi::router())
         .merge(web::router())

@@ -69,7 +69,11 @@ pub struct ApiDoc;
 /// The whole document: [`ApiDoc`] and the documents of the pipeline's route modules.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    for part in [orders::Api::openapi(), pipeline_webhooks::Api::openapi()] {
+    for part in [
+        orders::Api::openapi(),
+        pipeline_webhooks::Api::openapi(),
+        crate::http::feedback::Api::openapi(),
+    ] {
         doc.merge(part);
     }
     doc

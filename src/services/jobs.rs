@@ -30,6 +30,8 @@ pub mod kind {
     pub const BACKFILL: &str = "backfill";
     /// Deliver one outbound webhook message to its endpoint (`{"message_id": "msg_…"}`).
     pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
+    /// Ask a delivered order's customer for feedback (`{"feedback_id": …}`).
+    pub const REQUEST_FEEDBACK: &str = "request_feedback";
 }
 
 /// A failed run.
@@ -201,6 +203,7 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::FETCH_POST => crate::services::profiles::fetch_post(state, j).await,
         kind::FETCH_MEDIA => crate::services::media::fetch_media(state, j).await,
         kind::BACKFILL => crate::services::backfill::run(state, j).await,
+        kind::REQUEST_FEEDBACK => crate::services::feedback::request(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

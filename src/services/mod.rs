@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod media;
 pub mod normalize;
+pub mod notify;
 pub mod orders;
 pub mod outbound;
 pub mod pipeline;

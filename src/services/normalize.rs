@@ -23,7 +23,7 @@ use tongdai_connectors::{
 use uuid::Uuid;
 
 use crate::domain::phone::find_phones;
-use crate::services::{contacts, jobs, views};
+use crate::services::{contacts, feedback, jobs, views};
 use crate::state::AppState;
 use crate::store::entities::{
     channel_account, contact, contact_identity, conversation, inbound_event, message,
@@ -1010,6 +1010,7 @@ async fn apply_message(
     else {
         return Ok(()); // already stored: a redelivery
     };
+    feedback::note_answer(txn, &conv, &msg, frames).await?;
     let mut conv = bump(
         txn,
         conv,

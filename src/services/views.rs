@@ -72,6 +72,9 @@ pub struct ConversationOut {
     pub referral: Option<serde_json::Value>,
     /// Whether and until when an agent can reply here.
     pub reply: ReplyStateOut,
+    /// A complaint opened from unhappy feedback: `pending` until customer care picks its
+    /// category (`delivery`, `product_quality`, `online_staff`, `store_staff`, `sales_policy`).
+    pub complaint: Option<String>,
 }
 
 /// Whether an agent can reply in a conversation now, and until when.
@@ -167,7 +170,8 @@ pub struct MessageOut {
     pub conversation_id: Uuid,
     /// `in` (from the customer) or `out`.
     pub direction: String,
-    /// `contact`, `agent` or `page` (sent from the platform's own app).
+    /// `contact`, `agent`, `page` (sent from the platform's own app) or `system` (automatic:
+    /// order status, feedback question).
     pub sender_kind: String,
     /// The agent who wrote it.
     pub author_user_id: Option<Uuid>,
@@ -335,6 +339,7 @@ pub fn conversation_view(
         post,
         reply,
         referral: c.referral,
+        complaint: c.complaint,
     }
 }
 

@@ -9,6 +9,7 @@ mod cli;
 mod connect;
 mod crash;
 mod enrich;
+mod feedback;
 mod hardening;
 mod inbox;
 mod ingest;
