@@ -1,6 +1,7 @@
 //! Pure types and rules of the product: no IO, no database, no HTTP.
 
 pub mod lead;
+pub mod net;
 pub mod order;
 pub mod phone;
 pub mod retry;
