@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod connect;
 pub mod extract;
+pub mod fulfillment;
 pub mod inbox;
 pub mod media;
 pub mod openapi;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(media::router())
         .merge(admin::router())
+        .merge(fulfillment::router())
         .merge(connect::router())
         .merge(ws::router())
         .merge(ops::router())

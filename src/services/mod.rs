@@ -10,6 +10,7 @@ pub mod connect;
 pub mod contacts;
 pub mod conversations;
 pub mod events;
+pub mod fulfillment;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
