@@ -9,6 +9,7 @@ mod cli;
 mod connect;
 mod crash;
 mod enrich;
+mod fulfillment;
 mod hardening;
 mod inbox;
 mod ingest;
