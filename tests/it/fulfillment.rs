@@ -29,8 +29,10 @@ enum Mode {
     Ok,
     /// 410 Gone.
     Gone,
-    /// 500 with `webhook-delivery: abort-message`.
+    /// 422 with `webhook-delivery: abort-message`.
     Abort,
+    /// 503 with `retry-after: 120`.
+    Throttle,
 }
 
 struct Seen {
@@ -119,6 +121,12 @@ async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
             StatusCode::UNPROCESSABLE_ENTITY,
             [("webhook-delivery", "abort-message")],
             "we do not want this one",
+        )
+            .into_response(),
+        Mode::Throttle => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "120")],
+            "slow down",
         )
             .into_response(),
     }
@@ -752,4 +760,56 @@ async fn non_public_targets_are_refused_when_saved_and_when_delivered() {
         assert_eq!(res.status(), 200);
     }
     assert_eq!(r.count(), 0, "the loopback receiver was never reached");
+}
+
+#[tokio::test]
+async fn throttling_waits_as_told_and_exhausted_attempts_fail_the_message() {
+    let app = spawn_app().await;
+    let owner = app.user("o@slow.vn", Role::Owner, "Shop Slow").await;
+    let ws = ws_id(&owner);
+    let r = Receiver::start(Mode::Throttle, 0).await;
+    endpoint(&owner, &r).await;
+    let ids = emit(
+        &app,
+        ws,
+        "order.confirmed",
+        json!({ "order_id": Uuid::now_v7() }),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(r.count(), 1);
+    let j = job::Entity::find()
+        .filter(job::Column::Kind.eq(jobs::kind::DELIVER_WEBHOOK))
+        .one(&app.state.db.read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.status, "pending");
+    // retry-after (120 s) instead of the schedule's 5 s: both are set from the same instant.
+    assert_eq!((j.run_at - j.updated_at).num_seconds(), 120);
+
+    // The last allowed attempt fails too: the message is failed for good.
+    job::Entity::update_many()
+        .col_expr(job::Column::Attempts, Expr::value(j.max_attempts - 1))
+        .filter(job::Column::Id.eq(j.id))
+        .exec(&app.state.db.write)
+        .await
+        .unwrap();
+    let mut sock = app.ws(&owner, None).await;
+    retry_now(&app).await;
+    assert_eq!(r.count(), 2);
+    let f = frame_of(&mut sock, "webhook.failed").await;
+    assert_eq!(f["data"]["message_id"], ids[0].as_str());
+    let m = owner
+        .json(&format!("/api/v1/webhook-messages/{}", ids[0]))
+        .await;
+    assert_eq!(m["status"], "failed");
+    assert_eq!(m["attempts"], 2);
+    assert_eq!(m["last_status_code"], 503);
+    let j = job::Entity::find_by_id(j.id)
+        .one(&app.state.db.read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(j.status, "dead");
 }
