@@ -72,6 +72,15 @@ pub struct Config {
     /// (`TONGDAI_CHANNEL_QUIET_HOURS`).
     #[serde(default = "default_quiet_hours")]
     pub channel_quiet_hours: u32,
+    /// Let fulfillment endpoints point at loopback, private, link-local and other non-public
+    /// addresses (`TONGDAI_ALLOW_PRIVATE_WEBHOOK_TARGETS`). Off: such URLs are refused when an
+    /// endpoint is saved and again at delivery time (after DNS resolution).
+    #[serde(default)]
+    pub allow_private_webhook_targets: bool,
+    /// A fulfillment endpoint whose deliveries have all failed for this many days is disabled at
+    /// its next failure, and admins are notified (`TONGDAI_WEBHOOK_DISABLE_AFTER_DAYS`).
+    #[serde(default = "default_webhook_disable_after_days")]
+    pub webhook_disable_after_days: u32,
     /// Facebook app settings (`TONGDAI_FACEBOOK_*`).
     #[serde(default)]
     pub facebook: FacebookSettings,
@@ -188,6 +197,9 @@ fn default_media_hosts() -> Vec<String> {
 fn default_quiet_hours() -> u32 {
     72
 }
+fn default_webhook_disable_after_days() -> u32 {
+    5
+}
 
 impl Config {
     /// Defaults, then `./tongdai.toml` (or the file named by `TONGDAI_CONFIG`), then the environment.
@@ -256,6 +268,8 @@ mod tests {
         assert_eq!(c.database_url(), "sqlite://./data/tongdai.db?mode=rwc");
         assert_eq!(c.facebook.graph_url, "https://graph.facebook.com/v21.0");
         assert!(!c.secure_cookies());
+        assert!(!c.allow_private_webhook_targets);
+        assert_eq!(c.webhook_disable_after_days, 5);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod feedback;
 pub mod lead;
+pub mod net;
 pub mod order;
 pub mod phone;
 pub mod retry;

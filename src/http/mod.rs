@@ -6,6 +6,7 @@ pub mod auth;
 pub mod connect;
 pub mod extract;
 pub mod feedback;
+pub mod fulfillment;
 pub mod inbox;
 pub mod media;
 pub mod openapi;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(media::router())
         .merge(admin::router())
+        .merge(fulfillment::router())
         .merge(connect::router())
         .merge(ws::router())
         .merge(feedback::router())

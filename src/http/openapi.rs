@@ -4,7 +4,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use crate::http::{admin, auth, connect, inbox, media, orders, pipeline_webhooks, webhooks};
+use crate::http::{
+    admin, auth, connect, feedback, fulfillment, inbox, media, orders, pipeline_webhooks, webhooks,
+};
 use crate::state::AppState;
 
 /// The API description.
@@ -72,7 +74,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for part in [
         orders::Api::openapi(),
         pipeline_webhooks::Api::openapi(),
-        crate::http::feedback::Api::openapi(),
+        feedback::Api::openapi(),
+        fulfillment::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -204,6 +204,7 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::FETCH_MEDIA => crate::services::media::fetch_media(state, j).await,
         kind::BACKFILL => crate::services::backfill::run(state, j).await,
         kind::REQUEST_FEEDBACK => crate::services::feedback::request(state, j).await,
+        kind::DELIVER_WEBHOOK => crate::services::fulfillment::deliver(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod feedback;
+pub mod fulfillment;
 pub mod ingest;
 pub mod jobs;
 pub mod media;

@@ -939,7 +939,7 @@ pub async fn mark_pushed(
             from: Some(OrderStatus::Confirmed),
             to: Some(OrderStatus::Pushed),
             actor: None,
-            source: "system",
+            source: "fulfillment",
             data: json!({ "message_id": message_id }),
         },
     )

@@ -92,6 +92,8 @@ pub struct Options {
     pub backfill_days: Option<u32>,
     /// Leave the Meta app id and secret unset.
     pub without_facebook_app: bool,
+    /// Refuse non-public fulfillment endpoint targets (by default tests allow loopback ones).
+    pub public_webhook_targets_only: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -123,6 +125,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     cfg.facebook.app_secret = Some(SecretString::from(APP_SECRET.to_owned()));
     cfg.facebook.verify_token = Some(SecretString::from(VERIFY_TOKEN.to_owned()));
     cfg.facebook.graph_url = graph.base_url();
+    cfg.allow_private_webhook_targets = !opts.public_webhook_targets_only;
     if let Some(n) = opts.media_max_bytes {
         cfg.media_max_bytes = n;
     }

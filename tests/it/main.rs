@@ -10,6 +10,7 @@ mod connect;
 mod crash;
 mod enrich;
 mod feedback;
+mod fulfillment;
 mod hardening;
 mod inbox;
 mod ingest;
