@@ -561,13 +561,39 @@ pub async fn redeliver(state: &AppState, p: &Principal, id: &str) -> AppResult<M
     am.status = Set("pending".into());
     am.updated_at = Set(now);
     let m = am.update(&txn).await?;
-    jobs::enqueue(
-        &txn,
-        jobs::kind::DELIVER_WEBHOOK,
-        json!({ "message_id": m.id }),
-        now,
-    )
-    .await?;
+    // One delivery job per message at a time: a retry already waiting is made due now
+    // instead of adding a second job (which would send the message twice).
+    let waiting: Vec<job::Model> = job::Entity::find()
+        .filter(job::Column::Kind.eq(jobs::kind::DELIVER_WEBHOOK))
+        .filter(job::Column::Status.is_in(["pending", "running"]))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter(|j| j.payload.get("message_id").and_then(|v| v.as_str()) == Some(m.id.as_str()))
+        .collect();
+    if waiting.iter().any(|j| j.status == "running") {
+        return Err(AppError::Conflict(
+            "this message is being delivered right now".into(),
+        ));
+    }
+    match waiting.first() {
+        Some(j) => {
+            job::Entity::update_many()
+                .col_expr(job::Column::RunAt, Expr::value(now))
+                .filter(job::Column::Id.eq(j.id))
+                .exec(&txn)
+                .await?;
+        }
+        None => {
+            jobs::enqueue(
+                &txn,
+                jobs::kind::DELIVER_WEBHOOK,
+                json!({ "message_id": m.id }),
+                now,
+            )
+            .await?;
+        }
+    }
     crate::services::audit::record(
         &txn,
         p.workspace_id,

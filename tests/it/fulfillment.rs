@@ -813,3 +813,39 @@ async fn throttling_waits_as_told_and_exhausted_attempts_fail_the_message() {
         .unwrap();
     assert_eq!(j.status, "dead");
 }
+
+#[tokio::test]
+async fn redelivering_while_a_retry_waits_sends_the_message_once() {
+    let app = spawn_app().await;
+    let owner = app.user("o@once.vn", Role::Owner, "Shop Once").await;
+    let ws = ws_id(&owner);
+    let r = Receiver::start(Mode::Ok, 1).await;
+    endpoint(&owner, &r).await;
+    let ids = emit(
+        &app,
+        ws,
+        "order.confirmed",
+        json!({ "order_id": Uuid::now_v7() }),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(r.count(), 1, "the first attempt failed; a retry waits");
+    let res = owner
+        .post(
+            &format!("/api/v1/webhook-messages/{}/redeliver", ids[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let waiting = job::Entity::find()
+        .filter(job::Column::Kind.eq(jobs::kind::DELIVER_WEBHOOK))
+        .filter(job::Column::Status.eq("pending"))
+        .all(&app.state.db.read)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1, "the waiting retry is reused, not doubled");
+    assert!(waiting[0].run_at <= Utc::now());
+    app.run_jobs().await;
+    assert_eq!(r.count(), 2, "sent once more, not twice");
+    r.with_seen(|seen| assert!(seen.iter().all(|s| s.id == ids[0])));
+}
