@@ -6,6 +6,7 @@ pub mod auth;
 pub mod connect;
 pub mod extract;
 pub mod inbox;
+pub mod leads;
 pub mod media;
 pub mod openapi;
 pub mod ops;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(auth::router())
         .merge(inbox::router())
+        .merge(leads::router())
         .merge(media::router())
         .merge(admin::router())
         .merge(connect::router())

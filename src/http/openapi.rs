@@ -69,7 +69,7 @@ pub struct ApiDoc;
 /// The whole document: [`ApiDoc`] and the documents of the pipeline's route modules.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    for part in [] as [utoipa::openapi::OpenApi; 0] {
+    for part in [super::leads::Api::openapi()] {
         doc.merge(part);
     }
     doc

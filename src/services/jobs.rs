@@ -30,6 +30,10 @@ pub mod kind {
     pub const BACKFILL: &str = "backfill";
     /// Deliver one outbound webhook message to its endpoint (`{"message_id": "msg_…"}`).
     pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
+    /// Remind a lead's agent of a call back (`{"lead_id", "next_call_at_us"}`).
+    pub const LEAD_CALLBACK: &str = "lead_callback";
+    /// Hide a customer's comment on the platform (`{"message_id"}`).
+    pub const HIDE_COMMENT: &str = "hide_comment";
 }
 
 /// A failed run.
@@ -201,6 +205,8 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::FETCH_POST => crate::services::profiles::fetch_post(state, j).await,
         kind::FETCH_MEDIA => crate::services::media::fetch_media(state, j).await,
         kind::BACKFILL => crate::services::backfill::run(state, j).await,
+        kind::LEAD_CALLBACK => crate::services::leads::callback_due(state, j).await,
+        kind::HIDE_COMMENT => crate::services::outbound::hide_job(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

@@ -12,6 +12,7 @@ mod enrich;
 mod hardening;
 mod inbox;
 mod ingest;
+mod leads;
 mod multinode;
 mod ops;
 mod realtime;
