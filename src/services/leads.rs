@@ -314,16 +314,16 @@ pub async fn on_inbound(
                 ),
                 tongdai_connectors::ReplyWindow::Closed { .. }
             );
-            if open {
-                if let Some(reply) =
+            // Meta allows one private reply per comment, within 7 days of it.
+            if open
+                && let Some(reply) =
                     outbound::queue_private_reply(txn, acc, conv.id, msg, text, None).await?
-                {
-                    frames.push(Outgoing {
-                        workspace: acc.workspace_id,
-                        kind: "message.created",
-                        data: json!({ "message": views::MessageOut::from(reply), "conversation_id": conv.id }),
-                    });
-                }
+            {
+                frames.push(Outgoing {
+                    workspace: acc.workspace_id,
+                    kind: "message.created",
+                    data: json!({ "message": views::MessageOut::from(reply), "conversation_id": conv.id }),
+                });
             }
         }
     }
