@@ -6,10 +6,12 @@
 //! queue.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,6 +28,9 @@ use crate::services::{audit, leads, views};
 use crate::state::AppState;
 use crate::store::entities::{conversation, lead, membership, workspace};
 
+/// Queued items handed out per pass.
+const HAND_OUT_BATCH: u64 = 200;
+
 /// Stages of a lead still being worked.
 pub const OPEN_STAGES: [&str; 3] = ["new", "contacted", "qualified"];
 
@@ -41,38 +46,48 @@ pub async fn candidates(
         .filter(membership::Column::Available.eq(true))
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        let open = open_items(db, ws, m.user_id).await?;
-        out.push(Candidate {
-            user_id: m.user_id,
-            open,
-            cap: u64::try_from(m.max_open.unwrap_or(s.max_open_per_agent).max(0)).unwrap_or(0),
-            last_assigned_at: m.last_assigned_at,
-        });
+    if members.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
-}
-
-/// Open leads plus open conversations `user` holds in `ws`.
-pub async fn open_items(
-    db: &impl ConnectionTrait,
-    ws: Uuid,
-    user: Uuid,
-) -> Result<u64, sea_orm::DbErr> {
-    let leads = lead::Entity::find()
+    // Open items per agent: two grouped counts, whatever the number of agents.
+    let ids: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
+    let mut open: HashMap<Uuid, u64> = HashMap::new();
+    let leads: Vec<(Option<Uuid>, i64)> = lead::Entity::find()
+        .select_only()
+        .column(lead::Column::AssigneeId)
+        .column_as(Expr::col(lead::Column::Id).count(), "n")
         .filter(lead::Column::WorkspaceId.eq(ws))
-        .filter(lead::Column::AssigneeId.eq(user))
+        .filter(lead::Column::AssigneeId.is_in(ids.clone()))
         .filter(lead::Column::Stage.is_in(OPEN_STAGES))
-        .count(db)
+        .group_by(lead::Column::AssigneeId)
+        .into_tuple()
+        .all(db)
         .await?;
-    let convs = conversation::Entity::find()
+    let convs: Vec<(Option<Uuid>, i64)> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::AssigneeId)
+        .column_as(Expr::col(conversation::Column::Id).count(), "n")
         .filter(conversation::Column::WorkspaceId.eq(ws))
-        .filter(conversation::Column::AssigneeId.eq(user))
+        .filter(conversation::Column::AssigneeId.is_in(ids))
         .filter(conversation::Column::Status.ne("resolved"))
-        .count(db)
+        .group_by(conversation::Column::AssigneeId)
+        .into_tuple()
+        .all(db)
         .await?;
-    Ok(leads + convs)
+    for (who, n) in leads.into_iter().chain(convs) {
+        if let Some(who) = who {
+            *open.entry(who).or_default() += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(members
+        .into_iter()
+        .map(|m| Candidate {
+            user_id: m.user_id,
+            open: open.get(&m.user_id).copied().unwrap_or(0),
+            cap: u64::try_from(m.max_open.unwrap_or(s.max_open_per_agent)).unwrap_or(0),
+            last_assigned_at: m.last_assigned_at,
+        })
+        .collect())
 }
 
 async fn stamp(
@@ -133,12 +148,7 @@ pub async fn hand_out(state: &AppState, ws: Uuid) -> Result<usize, sea_orm::DbEr
         return Ok(0);
     }
     let txn = state.db.write.begin().await?;
-    let mut cands = candidates(&txn, ws, &s).await?;
-    if !cands.iter().any(Candidate::is_free) {
-        return Ok(0);
-    }
-    let room: u64 = cands.iter().map(|c| c.cap.saturating_sub(c.open)).sum();
-    let room = room.min(200);
+    // The queue first (one cheap query when it is empty, the common case).
     let queued_leads = if s.distribute_leads {
         lead::Entity::find()
             .filter(lead::Column::WorkspaceId.eq(ws))
@@ -146,7 +156,7 @@ pub async fn hand_out(state: &AppState, ws: Uuid) -> Result<usize, sea_orm::DbEr
             .filter(lead::Column::Stage.is_in(OPEN_STAGES))
             .order_by_asc(lead::Column::CreatedAt)
             .order_by_asc(lead::Column::Id)
-            .limit(room)
+            .limit(HAND_OUT_BATCH)
             .all(&txn)
             .await?
     } else {
@@ -160,13 +170,17 @@ pub async fn hand_out(state: &AppState, ws: Uuid) -> Result<usize, sea_orm::DbEr
             .filter(conversation::Column::LastMessageAt.is_not_null())
             .order_by_asc(conversation::Column::CreatedAt)
             .order_by_asc(conversation::Column::Id)
-            .limit(room)
+            .limit(HAND_OUT_BATCH)
             .all(&txn)
             .await?
     } else {
         Vec::new()
     };
     if queued_leads.is_empty() && queued_convs.is_empty() {
+        return Ok(0);
+    }
+    let mut cands = candidates(&txn, ws, &s).await?;
+    if !cands.iter().any(Candidate::is_free) {
         return Ok(0);
     }
     let now = Utc::now();

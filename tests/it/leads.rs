@@ -723,3 +723,55 @@ async fn canned_categories_and_shortcuts_in_replies_reach_the_graph() {
         "Shop ship COD toàn quốc ạ nhé chị"
     );
 }
+
+#[tokio::test]
+async fn new_conversations_are_distributed_when_the_workspace_says_so() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    let a1 = app.user("a1@a.vn", Role::Agent, "Shop A").await;
+    app.connect_page(&owner, PAGE).await;
+    let mut settings = owner.json("/api/v1/pipeline-settings").await;
+    settings["distribute_conversations"] = json!(true);
+    settings["max_open_per_agent"] = json!(1);
+    let res = put(&owner, "/api/v1/pipeline-settings", settings).await;
+    assert_eq!(res.status(), 200);
+    let u1 = a1.me["user"]["id"].clone();
+    let mut ws = app.ws(&a1, None).await;
+
+    app.customer_says(PAGE, "u-1", "m-1", "Shop ơi").await;
+    app.drain().await;
+    let f = frame_of(&mut ws, "message.created").await;
+    assert_eq!(f["data"]["conversation"]["assignee_id"], u1);
+    let first = f["data"]["conversation"]["id"].as_str().unwrap().to_owned();
+    // a1 is at the cap: the second conversation waits.
+    app.customer_says(PAGE, "u-2", "m-2", "Còn hàng không")
+        .await;
+    app.drain().await;
+    let f = frame_of(&mut ws, "message.created").await;
+    assert!(f["data"]["conversation"]["assignee_id"].is_null());
+    let second = f["data"]["conversation"]["id"].as_str().unwrap().to_owned();
+    // A later message in the first conversation does not hand it out again.
+    app.customer_says(PAGE, "u-1", "m-3", "Alo").await;
+    app.drain().await;
+    assert!(owner.json(&format!("/api/v1/conversations/{second}")).await["assignee_id"].is_null());
+
+    // a1 resolves the first: the second is theirs now.
+    let res = a1
+        .patch(
+            &format!("/api/v1/conversations/{first}"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    loop {
+        let f = frame_of(&mut ws, "conversation.updated").await;
+        if f["data"]["conversation"]["id"] == second.as_str() {
+            assert_eq!(f["data"]["conversation"]["assignee_id"], u1);
+            break;
+        }
+    }
+    assert_eq!(
+        owner.json(&format!("/api/v1/conversations/{second}")).await["assignee_id"],
+        u1
+    );
+}
