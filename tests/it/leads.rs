@@ -6,11 +6,12 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tongdai::domain::role::Role;
 use tongdai::services::assignment;
-use tongdai::store::entities::{job, lead};
+use tongdai::store::entities::{blacklist, job, lead};
 use tongdai_connectors::facebook::sandbox::{Moderation, SandboxComment};
 
 use crate::helpers::*;
@@ -596,6 +597,17 @@ async fn a_call_back_reminds_the_agent_over_the_websocket() {
     assert!(out["lead"]["touched_at"].is_string());
     assert_eq!(out["call"]["outcome"], "call_back");
     assert_eq!(out["call"]["duration_seconds"], 42);
+    // Rescheduled: the first reminder becomes a no-op.
+    let res = a1
+        .post(
+            &calls,
+            json!({"outcome": "call_back", "next_call_at": at + Duration::hours(1)}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let second: Value = res.json().await.unwrap();
+    let second_at = second["lead"]["next_call_at"].clone();
+    assert_ne!(second_at, out["lead"]["next_call_at"]);
 
     // Not due yet: nothing runs.
     let mut ws = app.ws(&a1, None).await;
@@ -611,7 +623,9 @@ async fn a_call_back_reminds_the_agent_over_the_websocket() {
         .await
         .unwrap();
     app.run_jobs().await;
+    // Both jobs ran; only the current call back reminded.
     let f = frame_of(&mut ws, "lead.callback_due").await;
+    assert_eq!(f["data"]["lead"]["next_call_at"], second_at);
     assert_eq!(f["data"]["lead"]["id"], id);
     assert_eq!(f["data"]["assignee_id"], a1.me["user"]["id"]);
 
@@ -623,14 +637,25 @@ async fn a_call_back_reminds_the_agent_over_the_websocket() {
         )
         .await;
     assert_eq!(res.status(), 201);
+    // Frames up to that change: no second reminder came (the rescheduled job was a no-op).
+    loop {
+        let f = next_frame(&mut ws).await;
+        assert_ne!(
+            f["type"], "lead.callback_due",
+            "the rescheduled job reminded"
+        );
+        if f["type"] == "lead.updated" {
+            break;
+        }
+    }
     let out: Value = res.json().await.unwrap();
     assert_eq!(out["lead"]["stage"], "qualified");
     assert!(out["lead"]["next_call_at"].is_null());
     let list = a1.json(&calls).await;
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list.as_array().unwrap().len(), 3);
     assert_eq!(list[0]["outcome"], "interested");
     let detail = a1.json(&format!("/api/v1/leads/{id}")).await;
-    assert_eq!(detail["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(detail["calls"].as_array().unwrap().len(), 3);
     // Refused: lost with the outcome as the reason.
     let res = a1.post(&calls, json!({"outcome": "refused"})).await;
     let out: Value = res.json().await.unwrap();
@@ -774,4 +799,42 @@ async fn new_conversations_are_distributed_when_the_workspace_says_so() {
         owner.json(&format!("/api/v1/conversations/{second}")).await["assignee_id"],
         u1
     );
+}
+
+#[tokio::test]
+async fn a_lead_from_a_blacklisted_phone_is_flagged() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    let ws_id: uuid::Uuid = owner.me["workspace"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    blacklist::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        workspace_id: Set(ws_id),
+        phone: Set("+84912000009".into()),
+        reason: Set("bom hàng 2 lần".into()),
+        source: Set("manual".into()),
+        created_by: Set(None),
+        created_at: Set(Utc::now()),
+        lifted_at: Set(None),
+        lifted_by: Set(None),
+        lift_reason: Set(None),
+    }
+    .insert(&app.state.db.write)
+    .await
+    .unwrap();
+    let l = new_lead(&owner, "0912 000 009", "lấy 5 cái").await;
+    assert_eq!(l["blacklist"]["reason"], "bom hàng 2 lần");
+    assert_eq!(l["blacklist"]["source"], "manual");
+    let detail = owner
+        .json(&format!("/api/v1/leads/{}", l["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        detail["phone_record"]["blacklist"]["reason"],
+        "bom hàng 2 lần"
+    );
+    let clean = new_lead(&owner, "0912000001", "lấy 1 cái").await;
+    assert!(clean["blacklist"].is_null());
 }
