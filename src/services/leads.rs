@@ -666,8 +666,11 @@ pub async fn calls(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vec<C
     Ok(calls_of(&state.db.read, id).await?)
 }
 
-/// Move a lead to `to` (checked), audited; the model comes back updated.
-async fn move_stage(
+/// Move a lead to `to` (checked against [`Stage::can_move_to`], `422` otherwise), audited as
+/// `lead.stage_changed` in `txn`; the model comes back updated. For other services (an order
+/// confirmed from a lead makes it `won`): after commit, publish `lead.updated` with
+/// [`view`] and, when the lead closed, call [`assignment::hand_out_quietly`].
+pub async fn move_stage(
     txn: &DatabaseTransaction,
     actor: Option<Uuid>,
     l: lead::Model,
