@@ -1,5 +1,6 @@
 //! Pure types and rules of the product: no IO, no database, no HTTP.
 
+pub mod assignment;
 pub mod feedback;
 pub mod lead;
 pub mod net;

@@ -237,13 +237,22 @@ pub async fn delete_label(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Filter of the canned responses.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CannedFilter {
+    /// Only this category.
+    pub category: Option<String>,
+}
+
 /// Canned responses.
-#[utoipa::path(get, path = "/api/v1/canned-responses", tag = "settings", responses((status = 200, body = Vec<CannedOut>)))]
+#[utoipa::path(get, path = "/api/v1/canned-responses", tag = "settings", params(CannedFilter), responses((status = 200, body = Vec<CannedOut>)))]
 pub async fn list_canned(
     State(s): State<AppState>,
     Auth(p): Auth,
+    Query(f): Query<CannedFilter>,
 ) -> AppResult<Json<Vec<CannedOut>>> {
-    Ok(Json(settings::list_canned(&s, &p).await?))
+    Ok(Json(settings::list_canned(&s, &p, f.category).await?))
 }
 
 /// Create a canned response.

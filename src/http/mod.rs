@@ -8,6 +8,7 @@ pub mod extract;
 pub mod feedback;
 pub mod fulfillment;
 pub mod inbox;
+pub mod leads;
 pub mod media;
 pub mod openapi;
 pub mod ops;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pipeline_webhooks::router())
         .merge(auth::router())
         .merge(inbox::router())
+        .merge(leads::router())
         .merge(media::router())
         .merge(admin::router())
         .merge(fulfillment::router())

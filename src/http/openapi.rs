@@ -5,7 +5,8 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 use crate::http::{
-    admin, auth, connect, feedback, fulfillment, inbox, media, orders, pipeline_webhooks, webhooks,
+    admin, auth, connect, feedback, fulfillment, inbox, leads, media, orders, pipeline_webhooks,
+    webhooks,
 };
 use crate::state::AppState;
 
@@ -76,6 +77,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         pipeline_webhooks::Api::openapi(),
         feedback::Api::openapi(),
         fulfillment::Api::openapi(),
+        leads::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -542,6 +542,8 @@ pub struct MemberOut {
     pub role: Role,
     /// Takes new assignments.
     pub available: bool,
+    /// Cap on open items (`None`: the workspace default).
+    pub max_open: Option<i32>,
 }
 
 /// Invite (create) a member.
@@ -564,6 +566,15 @@ pub struct MemberPatch {
     pub role: Option<Role>,
     /// Availability for assignment.
     pub available: Option<bool>,
+    /// Cap on open items; `null` returns to the workspace default.
+    #[serde(default, deserialize_with = "present_i32")]
+    #[schema(value_type = Option<i32>)]
+    pub max_open: Option<Option<i32>>,
+}
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present_i32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
+    Ok(Some(Option::<i32>::deserialize(d)?))
 }
 
 /// `GET /members`.
@@ -589,6 +600,7 @@ pub async fn list_members(state: &AppState, p: &Principal) -> AppResult<Vec<Memb
                 },
                 role: m.role.parse().ok()?,
                 available: m.available,
+                max_open: m.max_open,
             })
         })
         .collect())
@@ -682,7 +694,18 @@ pub async fn update_member(
     if let Some(a) = patch.available {
         am.available = Set(a);
     }
+    if let Some(cap) = patch.max_open {
+        if cap.is_some_and(|c| c < 1) {
+            return Err(AppError::bad_request(
+                "invalid_max_open",
+                "max_open must be at least 1 (or null for the workspace default)",
+            ));
+        }
+        am.max_open = Set(cap);
+    }
     am.update(&state.db.write).await?;
+    // More room or a member back on shift: queued work may go out now.
+    crate::services::assignment::hand_out_quietly(state, p.workspace_id).await;
     list_members(state, p)
         .await?
         .into_iter()

@@ -204,8 +204,11 @@ pub async fn update(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
+    let was_resolved = c.status == "resolved";
+    let mut resolved_now = false;
     let mut am = c.into_active_model();
     if let Some(s) = patch.status {
+        resolved_now = s == "resolved" && !was_resolved;
         if !matches!(s.as_str(), "open" | "pending" | "resolved") {
             return Err(AppError::bad_request(
                 "invalid_status",
@@ -257,6 +260,10 @@ pub async fn update(
             json!({ "conversation": out }),
         )
         .await;
+    if resolved_now && out.assignee_id.is_some() {
+        // Its agent has room for queued work now.
+        crate::services::assignment::hand_out_quietly(state, p.workspace_id).await;
+    }
     Ok(out)
 }
 
@@ -478,6 +485,13 @@ pub async fn reply(
     input: ReplyIn,
 ) -> AppResult<MessageOut> {
     p.require(Permission::WorkInbox)?;
+    let mut input = input;
+    input.text = crate::services::settings::expand_shortcut(
+        &state.db.read,
+        p.workspace_id,
+        input.text.trim(),
+    )
+    .await?;
     check_reply(&input)?;
     let text = input.text.trim();
     let now = Utc::now();

@@ -32,6 +32,10 @@ pub mod kind {
     pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
     /// Ask a delivered order's customer for feedback (`{"feedback_id": …}`).
     pub const REQUEST_FEEDBACK: &str = "request_feedback";
+    /// Remind a lead's agent of a call back (`{"lead_id", "next_call_at_us"}`).
+    pub const LEAD_CALLBACK: &str = "lead_callback";
+    /// Hide a customer's comment on the platform (`{"message_id"}`).
+    pub const HIDE_COMMENT: &str = "hide_comment";
 }
 
 /// A failed run.
@@ -205,6 +209,8 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::BACKFILL => crate::services::backfill::run(state, j).await,
         kind::REQUEST_FEEDBACK => crate::services::feedback::request(state, j).await,
         kind::DELIVER_WEBHOOK => crate::services::fulfillment::deliver(state, j).await,
+        kind::LEAD_CALLBACK => crate::services::leads::callback_due(state, j).await,
+        kind::HIDE_COMMENT => crate::services::outbound::hide_job(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

@@ -1,6 +1,7 @@
 //! Use-cases: the only layer that combines the store, the connectors and the bus. Services
 //! never see axum types; handlers call exactly one service function.
 
+pub mod assignment;
 pub mod audit;
 pub mod auth;
 pub mod backfill;
@@ -14,6 +15,7 @@ pub mod feedback;
 pub mod fulfillment;
 pub mod ingest;
 pub mod jobs;
+pub mod leads;
 pub mod media;
 pub mod normalize;
 pub mod notify;

@@ -1034,6 +1034,7 @@ async fn apply_message(
     } else {
         pre.forget_contact(person.id);
     }
+    crate::services::leads::on_inbound(txn, acc, &person, &mut conv, &msg, fresh, frames).await?;
     let labels = pre.labels.remove(&conv.id).or_else(|| fresh.then(Vec::new));
     created_frame(txn, acc, conv, Some(person), msg, labels, frames).await
 }
@@ -1366,6 +1367,8 @@ async fn add_comment(
             if merged {
                 conv = reread(txn, conv).await?;
             }
+            crate::services::leads::on_inbound(txn, acc, &p, &mut conv, &msg, fresh, frames)
+                .await?;
             Some(p)
         }
         None => None,

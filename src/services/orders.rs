@@ -616,13 +616,11 @@ async fn win_lead(
         json!({ "from": from.as_str(), "to": "won", "order_id": order_id }),
     )
     .await?;
+    // The same frame the leads service sends on any stage change.
     Ok(Some(Outgoing {
         workspace: ws,
         kind: "lead.updated",
-        data: json!({ "lead": {
-            "id": l.id, "stage": l.stage, "contact_id": l.contact_id, "phone": l.phone,
-            "assignee_id": l.assignee_id, "closed_at": l.closed_at, "updated_at": l.updated_at,
-        }}),
+        data: json!({ "lead": crate::services::leads::view(db, l).await? }),
     }))
 }
 
@@ -1199,7 +1197,12 @@ pub async fn confirm(
             data: json!({ "order": v }),
         },
     );
+    let won_a_lead = frames.iter().any(|f| f.kind == "lead.updated");
     publish(state, frames).await;
+    if won_a_lead {
+        // Its agent has one open item fewer: hand out what waits in the queue.
+        crate::services::assignment::hand_out_quietly(state, p.workspace_id).await;
+    }
     Ok(v)
 }
 

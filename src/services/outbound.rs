@@ -537,7 +537,10 @@ pub async fn private_reply(
     text: &str,
 ) -> AppResult<MessageOut> {
     p.require(Permission::WorkInbox)?;
-    let text = text.trim();
+    let expanded =
+        crate::services::settings::expand_shortcut(&state.db.read, p.workspace_id, text.trim())
+            .await?;
+    let text = expanded.trim();
     if text.is_empty() || text.chars().count() > 2000 {
         return Err(AppError::bad_request(
             "bad_text",
@@ -564,50 +567,12 @@ pub async fn private_reply(
         return Err(AppError::refused("private_reply_closed", why));
     }
     let txn = state.db.write.begin().await?;
-    // Claim the one private reply in the same transaction that queues it.
-    let claimed = message::Entity::update_many()
-        .col_expr(message::Column::PrivateRepliedAt, Expr::value(now))
-        .col_expr(message::Column::UpdatedAt, Expr::value(now))
-        .filter(message::Column::Id.eq(comment.id))
-        .filter(message::Column::PrivateRepliedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected == 0 {
+    let Some(m) = queue_private_reply(&txn, &acc, c.id, &comment, text, p.user_id).await? else {
         return Err(AppError::refused(
             "private_reply_closed",
             "this comment already had its one private reply",
         ));
-    }
-    let m = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(p.workspace_id),
-        conversation_id: Set(c.id),
-        channel_account_id: Set(acc.id),
-        external_id: Set(None),
-        direction: Set("out".into()),
-        sender_kind: Set("agent".into()),
-        author_user_id: Set(p.user_id),
-        text: Set(Some(text.to_owned())),
-        attachments: Set(json!([])),
-        status: Set("queued".into()),
-        error: Set(None),
-        sent_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        kind: Set("private_reply".into()),
-        in_reply_to: Set(comment.external_id.clone()),
-        hidden: Set(false),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    jobs::enqueue(
-        &txn,
-        jobs::kind::SEND_MESSAGE,
-        json!({ "message_id": m.id }),
-        now,
-    )
-    .await?;
+    };
     let comment = message::Entity::find_by_id(comment.id)
         .one(&txn)
         .await?
@@ -634,6 +599,155 @@ pub async fn private_reply(
     Ok(out)
 }
 
+/// Queue the one private reply to `comment` (inside the caller's transaction): claim it on the
+/// comment, insert the queued row and its `send_message` job. `None`: it was claimed already.
+/// `author`: the agent (`None`: automatic, by the channel's lead settings).
+pub async fn queue_private_reply(
+    txn: &sea_orm::DatabaseTransaction,
+    acc: &channel_account::Model,
+    conversation_id: Uuid,
+    comment: &message::Model,
+    text: &str,
+    author: Option<Uuid>,
+) -> Result<Option<message::Model>, sea_orm::DbErr> {
+    let now = Utc::now();
+    let claimed = message::Entity::update_many()
+        .col_expr(message::Column::PrivateRepliedAt, Expr::value(now))
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.eq(comment.id))
+        .filter(message::Column::PrivateRepliedAt.is_null())
+        .exec(txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(None);
+    }
+    let m = message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(acc.workspace_id),
+        conversation_id: Set(conversation_id),
+        channel_account_id: Set(acc.id),
+        external_id: Set(None),
+        direction: Set("out".into()),
+        sender_kind: Set(if author.is_some() { "agent" } else { "page" }.into()),
+        author_user_id: Set(author),
+        text: Set(Some(text.to_owned())),
+        attachments: Set(json!([])),
+        status: Set("queued".into()),
+        error: Set(None),
+        sent_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set("private_reply".into()),
+        in_reply_to: Set(comment.external_id.clone()),
+        hidden: Set(false),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    jobs::enqueue(
+        txn,
+        jobs::kind::SEND_MESSAGE,
+        json!({ "message_id": m.id }),
+        now,
+    )
+    .await?;
+    Ok(Some(m))
+}
+
+/// Hide or unhide comment `target` of `acc` on the platform (pacing, and the failure's effect
+/// on the channel, included).
+async fn platform_hide(
+    state: &AppState,
+    acc: &channel_account::Model,
+    target: &str,
+    hidden: bool,
+) -> Result<(), ConnectorError> {
+    let res = async {
+        let ch = channel(state, acc)?;
+        let comments = ch.connector.comments().ok_or(ConnectorError::Unsupported)?;
+        pace(state, acc.id, false).await?;
+        comments
+            .set_comment_hidden(&ch.http(state), &ch.account(), target, hidden)
+            .await
+    }
+    .await;
+    if let Err(e) = &res {
+        note_failure(state, acc, e).await;
+    }
+    res
+}
+
+/// Record a comment as hidden (or not) and publish it.
+async fn store_hidden(
+    state: &AppState,
+    m: message::Model,
+    hidden: bool,
+) -> Result<MessageOut, sea_orm::DbErr> {
+    let ws = m.workspace_id;
+    let mut am = m.into_active_model();
+    am.hidden = Set(hidden);
+    am.updated_at = Set(Utc::now());
+    let m = am.update(&state.db.write).await?;
+    let out = MessageOut::from(m);
+    state
+        .bus
+        .publish(ws, "message.updated", json!({ "message": out }))
+        .await;
+    Ok(out)
+}
+
+/// Queue hiding a customer's comment on the platform (`hide_comment` job, in the caller's
+/// transaction): the channel hides comments that carry a phone number.
+pub async fn enqueue_hide(
+    txn: &sea_orm::DatabaseTransaction,
+    message_id: Uuid,
+) -> Result<i64, sea_orm::DbErr> {
+    jobs::enqueue(
+        txn,
+        jobs::kind::HIDE_COMMENT,
+        json!({ "message_id": message_id }),
+        Utc::now(),
+    )
+    .await
+}
+
+/// Run a `hide_comment` job (`{"message_id"}`).
+pub async fn hide_job(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
+    let db_err = |e: sea_orm::DbErr| JobFailure::retry(format!("database: {e}"));
+    let Some(id) = j
+        .payload
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<Uuid>().ok())
+    else {
+        return Err(JobFailure::fatal("payload has no message_id"));
+    };
+    let Some(m) = message::Entity::find_by_id(id)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(());
+    };
+    let (Some(target), false) = (m.external_id.clone(), m.hidden || m.removed_at.is_some()) else {
+        return Ok(());
+    };
+    let acc = channel_account::Entity::find_by_id(m.channel_account_id)
+        .one(&state.db.write)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| JobFailure::fatal("channel account gone"))?;
+    platform_hide(state, &acc, &target, true)
+        .await
+        .map_err(|e| JobFailure {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+            retry_after: e.retry_after(),
+        })?;
+    store_hidden(state, m, true).await.map_err(db_err)?;
+    Ok(())
+}
+
 /// `POST /messages/{id}/hide`: hide or unhide a comment on the platform, then here.
 pub async fn set_hidden(
     state: &AppState,
@@ -643,33 +757,11 @@ pub async fn set_hidden(
 ) -> AppResult<MessageOut> {
     p.require(Permission::WorkInbox)?;
     let (m, _, acc) = comment_of(state, p, id).await?;
-    let ch = channel(state, &acc).map_err(to_app)?;
-    let comments = ch
-        .connector
-        .comments()
-        .ok_or_else(|| to_app(ConnectorError::Unsupported))?;
     let target = m.external_id.clone().unwrap_or_default();
-    let res = async {
-        pace(state, acc.id, false).await?;
-        comments
-            .set_comment_hidden(&ch.http(state), &ch.account(), &target, hidden)
-            .await
-    }
-    .await;
-    if let Err(e) = res {
-        note_failure(state, &acc, &e).await;
-        return Err(to_app(e));
-    }
-    let mut am = m.into_active_model();
-    am.hidden = Set(hidden);
-    am.updated_at = Set(Utc::now());
-    let m = am.update(&state.db.write).await?;
-    let out = MessageOut::from(m);
-    state
-        .bus
-        .publish(p.workspace_id, "message.updated", json!({ "message": out }))
-        .await;
-    Ok(out)
+    platform_hide(state, &acc, &target, hidden)
+        .await
+        .map_err(to_app)?;
+    Ok(store_hidden(state, m, hidden).await?)
 }
 
 /// `DELETE /messages/{id}`: delete one of the account's own comment replies on the platform;

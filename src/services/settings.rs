@@ -135,6 +135,8 @@ pub struct CannedOut {
     pub shortcut: String,
     /// Text.
     pub content: String,
+    /// Category (sales script, FAQ, …).
+    pub category: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -146,6 +148,18 @@ pub struct CannedIn {
     pub shortcut: String,
     /// Text.
     pub content: String,
+    /// Category (sales script, FAQ, …; empty: none).
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+fn category_of(input: &CannedIn) -> Option<String> {
+    input
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
 }
 
 fn canned_out(c: canned_response::Model) -> CannedOut {
@@ -153,6 +167,7 @@ fn canned_out(c: canned_response::Model) -> CannedOut {
         id: c.id,
         shortcut: c.shortcut,
         content: c.content,
+        category: c.category,
         updated_at: c.updated_at,
     }
 }
@@ -171,12 +186,19 @@ fn validate(input: &CannedIn) -> AppResult<()> {
     }
 }
 
-/// `GET /canned-responses`.
-pub async fn list_canned(state: &AppState, p: &Principal) -> AppResult<Vec<CannedOut>> {
+/// `GET /canned-responses` (`?category=`: only that category).
+pub async fn list_canned(
+    state: &AppState,
+    p: &Principal,
+    category: Option<String>,
+) -> AppResult<Vec<CannedOut>> {
     p.require(Permission::ReadInbox)?;
-    Ok(canned_response::Entity::find()
-        .filter(canned_response::Column::WorkspaceId.eq(p.workspace_id))
-        .order_by_asc(canned_response::Column::Shortcut)
+    let mut q = canned_response::Entity::find()
+        .filter(canned_response::Column::WorkspaceId.eq(p.workspace_id));
+    if let Some(c) = category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        q = q.filter(canned_response::Column::Category.eq(c));
+    }
+    Ok(q.order_by_asc(canned_response::Column::Shortcut)
         .all(&state.db.read)
         .await?
         .into_iter()
@@ -203,6 +225,7 @@ pub async fn create_canned(
         return Err(AppError::Conflict(format!("shortcut {shortcut} exists")));
     }
     let now = Utc::now();
+    let category = category_of(&input);
     let c = canned_response::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(p.workspace_id),
@@ -210,7 +233,7 @@ pub async fn create_canned(
         content: Set(input.content),
         created_at: Set(now),
         updated_at: Set(now),
-        category: Set(None),
+        category: Set(category),
     }
     .insert(&state.db.write)
     .await?;
@@ -244,6 +267,7 @@ pub async fn update_canned(
     }
     let mut am: canned_response::ActiveModel = c.into();
     am.shortcut = Set(shortcut);
+    am.category = Set(category_of(&input));
     am.content = Set(input.content);
     am.updated_at = Set(Utc::now());
     Ok(canned_out(am.update(&state.db.write).await?))
@@ -261,4 +285,57 @@ pub async fn delete_canned(state: &AppState, p: &Principal, id: Uuid) -> AppResu
         return Err(AppError::NotFound("canned response"));
     }
     Ok(())
+}
+
+/// A reply text with its `/shortcut` expanded: a text that is exactly `/shortcut` or starts
+/// with `/shortcut ` becomes the canned response's content (followed by the rest). Anything
+/// else — an unknown shortcut included — comes back unchanged.
+pub async fn expand_shortcut(
+    db: &impl sea_orm::ConnectionTrait,
+    workspace: Uuid,
+    text: &str,
+) -> Result<String, sea_orm::DbErr> {
+    let Some(body) = text.strip_prefix('/') else {
+        return Ok(text.to_owned());
+    };
+    let (shortcut, rest) = match body.split_once(char::is_whitespace) {
+        Some((s, r)) => (s, r.trim()),
+        None => (body, ""),
+    };
+    if shortcut.is_empty() {
+        return Ok(text.to_owned());
+    }
+    let found = canned_response::Entity::find()
+        .filter(canned_response::Column::WorkspaceId.eq(workspace))
+        .filter(
+            sea_orm::Condition::any()
+                .add(canned_response::Column::Shortcut.eq(shortcut))
+                .add(canned_response::Column::Shortcut.eq(format!("/{shortcut}"))),
+        )
+        .one(db)
+        .await?;
+    Ok(match found {
+        Some(c) if rest.is_empty() => c.content,
+        Some(c) => format!("{} {rest}", c.content.trim_end()),
+        None => text.to_owned(),
+    })
+}
+
+/// A text after shortcut expansion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExpandedOut {
+    /// The text to send.
+    pub text: String,
+    /// Whether a shortcut was expanded.
+    pub expanded: bool,
+}
+
+/// `GET /canned-responses/expand?text=`: what a reply text becomes when sent.
+pub async fn expand(state: &AppState, p: &Principal, text: &str) -> AppResult<ExpandedOut> {
+    p.require(Permission::ReadInbox)?;
+    let out = expand_shortcut(&state.db.read, p.workspace_id, text.trim()).await?;
+    Ok(ExpandedOut {
+        expanded: out != text.trim(),
+        text: out,
+    })
 }

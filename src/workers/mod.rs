@@ -63,10 +63,17 @@ async fn ingest_loop(state: AppState) {
 }
 
 async fn jobs_loop(state: AppState) {
+    let mut last_sweep = std::time::Instant::now();
     loop {
         Heartbeats::beat(&state.heartbeats.jobs);
         if let Err(e) = jobs::run_due(&state).await {
             tracing::error!(error = %e, "job worker failed; backing off");
+        }
+        if last_sweep.elapsed() >= Duration::from_secs(5) {
+            last_sweep = std::time::Instant::now();
+            if let Err(e) = crate::services::assignment::sweep(&state).await {
+                tracing::error!(error = %e, "distribution sweep failed");
+            }
         }
         tokio::select! {
             _ = state.stop.cancelled() => return,

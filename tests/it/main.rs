@@ -14,6 +14,7 @@ mod fulfillment;
 mod hardening;
 mod inbox;
 mod ingest;
+mod leads;
 mod multinode;
 mod ops;
 mod orders;
