@@ -1508,7 +1508,7 @@ pub async fn receive_fulfillment(
         .parse()
         .map_err(|_| AppError::NotFound("order"))?;
     let txn = db.begin().await?;
-    let change = apply_status(
+    let change = match apply_status(
         &txn,
         e.workspace_id,
         order_id,
@@ -1522,7 +1522,18 @@ pub async fn receive_fulfillment(
             platform_status: Some(cb.data.status),
         },
     )
-    .await?;
+    .await
+    {
+        Ok(c) => c,
+        // The status the order already has, reported again under a new id (a carrier
+        // re-sending its last scan): acknowledged, nothing changes.
+        Err(StatusError::Forbidden { from, to }) if from == to => {
+            record_inbound(&txn, "fulfillment", &key, e.workspace_id, None, body).await?;
+            txn.commit().await?;
+            return Ok(json!({ "status": "unchanged", "order_id": order_id, "order_status": to }));
+        }
+        Err(err) => return Err(err.into()),
+    };
     if let Err(err) = record_inbound(&txn, "fulfillment", &key, e.workspace_id, None, body).await {
         drop(txn);
         if seen(db, "fulfillment", &key).await? {

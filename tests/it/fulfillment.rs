@@ -24,7 +24,7 @@ use crate::helpers::*;
 
 /// How the receiver answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// 200 (after `fail_first` 500s).
     Ok,
     /// 410 Gone.
@@ -35,12 +35,12 @@ enum Mode {
     Throttle,
 }
 
-struct Seen {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: Vec<u8>,
-    verified: Result<(), String>,
+pub(crate) struct Seen {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: Vec<u8>,
+    pub verified: Result<(), String>,
 }
 
 struct Inner {
@@ -52,13 +52,13 @@ struct Inner {
 
 /// A fulfillment service on loopback.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     inner: Arc<Mutex<Inner>>,
     url: String,
 }
 
 impl Receiver {
-    async fn start(mode: Mode, fail_first: usize) -> Receiver {
+    pub(crate) async fn start(mode: Mode, fail_first: usize) -> Receiver {
         let inner = Arc::new(Mutex::new(Inner {
             secret: None,
             fail_first,
@@ -78,11 +78,11 @@ impl Receiver {
         self.inner.lock().unwrap().secret = Some(s.to_owned());
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.inner.lock().unwrap().seen.len()
     }
 
-    fn with_seen<T>(&self, f: impl FnOnce(&[Seen]) -> T) -> T {
+    pub(crate) fn with_seen<T>(&self, f: impl FnOnce(&[Seen]) -> T) -> T {
         f(&self.inner.lock().unwrap().seen)
     }
 }
@@ -151,7 +151,7 @@ async fn delete(agent: &Agent, path: &str) -> reqwest::Response {
 }
 
 /// Create an endpoint for `r` and hand the secret to the receiver.
-async fn endpoint(owner: &Agent, r: &Receiver) -> Value {
+pub(crate) async fn endpoint(owner: &Agent, r: &Receiver) -> Value {
     let res = owner
         .post(
             "/api/v1/webhook-endpoints",
@@ -200,7 +200,7 @@ async fn emit(app: &TestApp, ws: Uuid, kind: &str, data: Value) -> Vec<String> {
 }
 
 /// Make every waiting delivery job due now, then run due jobs.
-async fn retry_now(app: &TestApp) -> usize {
+pub(crate) async fn retry_now(app: &TestApp) -> usize {
     job::Entity::update_many()
         .col_expr(job::Column::RunAt, Expr::value(Utc::now()))
         .filter(job::Column::Kind.eq(jobs::kind::DELIVER_WEBHOOK))

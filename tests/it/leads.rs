@@ -16,7 +16,7 @@ use tongdai_connectors::facebook::sandbox::{Moderation, SandboxComment};
 
 use crate::helpers::*;
 
-const PAGE: &str = "105";
+pub(crate) const PAGE: &str = "105";
 
 fn comment_body(comment: &str, from: &str, text: &str, at: chrono::DateTime<Utc>) -> Value {
     json!({"object": "page", "entry": [{"id": PAGE, "time": at.timestamp(), "changes": [{"field": "feed", "value": {
@@ -26,7 +26,12 @@ fn comment_body(comment: &str, from: &str, text: &str, at: chrono::DateTime<Utc>
 
 /// A customer comment under the page's post, known to the sandbox and delivered by webhook;
 /// returns the webhook body (to redeliver it).
-async fn customer_comments(app: &TestApp, comment: &str, from: &str, text: &str) -> Value {
+pub(crate) async fn customer_comments(
+    app: &TestApp,
+    comment: &str,
+    from: &str,
+    text: &str,
+) -> Value {
     let at = Utc::now() - Duration::minutes(5);
     app.graph.add_comment(SandboxComment::new(
         comment,
@@ -82,7 +87,7 @@ async fn member_id(owner: &Agent, user_id: &Value) -> String {
         .to_owned()
 }
 
-async fn put(agent: &Agent, path: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn put(agent: &Agent, path: &str, body: Value) -> reqwest::Response {
     agent
         .client
         .put(format!("{}{path}", agent.base))

@@ -18,6 +18,7 @@ mod leads;
 mod multinode;
 mod ops;
 mod orders;
+mod pipeline;
 mod realtime;
 mod replies;
 mod social;
