@@ -56,11 +56,13 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(t: DateTime<Utc>, id: Uuid) -> String {
+/// A keyset cursor `(time, id)` for newest-first lists, opaque to clients.
+pub(crate) fn encode_cursor(t: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), id))
 }
 
-fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+/// Read a cursor of [`encode_cursor`] (400 when it is not one).
+pub(crate) fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     let bad = || AppError::bad_request("invalid_cursor", "cursor is not valid");
     let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;

@@ -405,7 +405,7 @@ pub struct MessageFilter {
 }
 
 /// One queued event for one endpoint.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageOut {
     /// `msg_…`, the `webhook-id` of every attempt.
     pub id: String,

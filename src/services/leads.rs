@@ -4,8 +4,6 @@
 //! contact: a new phone message refreshes it. Stages move by hand or by a call's outcome, each
 //! change audited and published; a "call back at" schedules a reminder for the lead's agent.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -26,6 +24,7 @@ use crate::services::assignment::{self, OPEN_STAGES};
 use crate::services::audit::{self, AuditOut};
 use crate::services::auth::Principal;
 use crate::services::blacklist::{self, PhoneRecord, Verdict};
+use crate::services::conversations::{decode_cursor, encode_cursor};
 use crate::services::jobs::{self, JobFailure};
 use crate::services::normalize::{Outgoing, publish};
 use crate::services::pipeline::{self, ChannelLeadSettings};
@@ -466,23 +465,6 @@ pub struct LeadPage {
     pub next_cursor: Option<String>,
     /// Leads per stage (with the other filters applied).
     pub counts: StageCounts,
-}
-
-fn encode_cursor(t: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), id))
-}
-
-fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_request("invalid_cursor", "cursor is not valid");
-    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let s = String::from_utf8(raw).map_err(|_| bad())?;
-    let (t, id) = s.split_once('|').ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(t)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        id.parse().map_err(|_| bad())?,
-    ))
 }
 
 /// `GET /leads`.

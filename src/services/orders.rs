@@ -4,8 +4,6 @@
 //! fulfillment board or its signed callback, cancelled. Every change is an `order_event` row
 //! (the timeline) and an `order.created` / `order.updated` frame `{"order": <view>}`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
@@ -24,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
 use crate::services::blacklist::{self, PhoneRecord, Verdict};
 use crate::services::conversations::Page;
+use crate::services::conversations::{decode_cursor, encode_cursor};
 use crate::services::normalize::{Outgoing, publish};
 use crate::services::{audit, feedback, pipeline, webhooks_out};
 use crate::state::AppState;
@@ -239,27 +238,6 @@ pub struct EventOut {
     pub created_at: DateTime<Utc>,
 }
 
-/// One outbound webhook message about this order.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeliveryOut {
-    /// `msg_…` (the `webhook-id`).
-    pub id: String,
-    /// Endpoint.
-    pub endpoint_id: Uuid,
-    /// `order.confirmed`, …
-    pub event_type: String,
-    /// `pending`, `delivered`, `failed`.
-    pub status: String,
-    /// Attempts so far.
-    pub attempts: i32,
-    /// Last HTTP status.
-    pub last_status_code: Option<i32>,
-    /// Queued.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
 /// One order with its timeline, the phone's record and the deliveries to fulfillment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
@@ -271,7 +249,7 @@ pub struct OrderView {
     /// The recipient phone's record (when the phone is valid).
     pub phone_record: Option<PhoneRecord>,
     /// Outbound webhook messages, oldest first.
-    pub deliveries: Vec<DeliveryOut>,
+    pub deliveries: Vec<crate::services::fulfillment::MessageOut>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,16 +380,7 @@ pub async fn view(
         .all(db)
         .await?
         .into_iter()
-        .map(|m| DeliveryOut {
-            id: m.id,
-            endpoint_id: m.endpoint_id,
-            event_type: m.event_type,
-            status: m.status,
-            attempts: m.attempts,
-            last_status_code: m.last_status_code,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        .map(Into::into)
         .collect();
     Ok(OrderView {
         order,
@@ -1287,21 +1256,6 @@ pub async fn phone_record(state: &AppState, p: &Principal, phone: &str) -> AppRe
         AppError::bad_request("invalid_phone", "not a valid Vietnamese mobile number")
     })?;
     Ok(blacklist::phone_record(&state.db.read, p.workspace_id, phone.as_str()).await?)
-}
-
-fn encode_cursor(t: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", t.to_rfc3339(), id))
-}
-
-fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_request("invalid_cursor", "cursor is not valid");
-    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let s = String::from_utf8(raw).map_err(|_| bad())?;
-    let (t, id) = s.split_once('|').ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(t).map_err(|_| bad())?.into(),
-        id.parse().map_err(|_| bad())?,
-    ))
 }
 
 /// `GET /orders`: newest first.
