@@ -1390,7 +1390,8 @@ pub fn fulfillment_status(s: &str) -> Option<OrderStatus> {
 struct StatusCallback {
     #[serde(rename = "type")]
     kind: String,
-    data: StatusCallbackData,
+    #[serde(default)]
+    data: Value,
 }
 
 #[derive(Deserialize)]
@@ -1441,22 +1442,24 @@ pub async fn receive_fulfillment(
     let cb: StatusCallback = serde_json::from_slice(body)
         .map_err(|err| AppError::bad_request("invalid_body", format!("invalid body: {err}")))?;
     if cb.kind != "order.status" {
-        return Err(AppError::bad_request(
-            "invalid_body",
-            format!("type {:?} is not order.status", cb.kind),
-        ));
+        // Another event of theirs (a weight or fee update, say): acknowledged and ignored.
+        let txn = db.begin().await?;
+        record_inbound(&txn, "fulfillment", &key, e.workspace_id, None, body).await?;
+        txn.commit().await?;
+        return Ok(json!({ "status": "ignored" }));
     }
-    let to = fulfillment_status(&cb.data.status).ok_or_else(|| {
+    let data: StatusCallbackData = serde_json::from_value(cb.data)
+        .map_err(|err| AppError::bad_request("invalid_body", format!("invalid data: {err}")))?;
+    let to = fulfillment_status(&data.status).ok_or_else(|| {
         AppError::bad_request(
             "invalid_status",
             format!(
                 "status {:?} is not packed, shipped, delivered or returned",
-                cb.data.status
+                data.status
             ),
         )
     })?;
-    let order_id: Uuid = cb
-        .data
+    let order_id: Uuid = data
         .order_id
         .trim()
         .parse()
@@ -1470,10 +1473,10 @@ pub async fn receive_fulfillment(
         StatusSource {
             source: "fulfillment",
             actor: None,
-            tracking_code: cb.data.tracking_code,
-            carrier: cb.data.carrier,
-            reason: cb.data.reason,
-            platform_status: Some(cb.data.status),
+            tracking_code: data.tracking_code,
+            carrier: data.carrier,
+            reason: data.reason,
+            platform_status: Some(data.status),
         },
     )
     .await

@@ -144,6 +144,13 @@ pub async fn receive(
         message: e.0.clone(),
         details: json!({ "problems": [{ "field": "body", "message": e.0 }] }),
     })?;
+    let Some(ev) = ev else {
+        // An event type of theirs we do not act on: acknowledged (once) and ignored.
+        let txn = db.begin().await?;
+        orders::record_inbound(&txn, PLATFORM, &key, acc.workspace_id, Some(acc.id), body).await?;
+        txn.commit().await?;
+        return Ok(json!({ "status": "ignored" }));
+    };
     let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let land_confirmed = acc
         .settings

@@ -777,6 +777,12 @@ async fn an_external_shop_pushes_signed_orders_in() {
         [format!("{channel_id}:evt_1"), format!("{channel_id}:evt_2")]
     );
 
+    // An event type the schema does not define: acknowledged, ignored, nothing changes.
+    let paid = serde_json::to_vec(&json!({"type": "order.paid", "data": {"id": 1001}})).unwrap();
+    let res = post_sw(&app, &path, &secret, "evt_5", now, &paid).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ignored");
+
     // The shop cancels it.
     let cancel = serde_json::to_vec(
         &json!({"type": "order.cancelled", "data": {"id": 1001, "reason": "Hết hàng"}}),

@@ -195,6 +195,30 @@ async fn a_comment_with_a_phone_becomes_a_delivered_order_and_the_customer_hears
         .await
         .unwrap();
     assert_eq!(again["status"], "duplicate");
+    // An event type of theirs we do not act on: acknowledged, ignored.
+    let ts = chrono::Utc::now().timestamp();
+    let other =
+        json!({"type": "order.weight_updated", "data": {"order_id": order_id, "weight_g": 800}})
+            .to_string();
+    let sig = standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .sign("msg_w_1", ts, other.as_bytes())
+        .unwrap();
+    let res = app
+        .http
+        .post(app.url(&format!(
+            "/webhooks/fulfillment/{}",
+            ep["id"].as_str().unwrap()
+        )))
+        .header("webhook-id", "msg_w_1")
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ignored");
     // The same status under a new id (a carrier re-sending its last scan): acknowledged.
     let res = report("msg_st_3", "shipped").await.unwrap();
     assert_eq!(res.status(), 200);
