@@ -653,7 +653,7 @@ pub async fn calls(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vec<C
 /// confirmed from a lead makes it `won`): after commit, publish `lead.updated` with
 /// [`view`] and, when the lead closed, call [`assignment::hand_out_quietly`].
 pub async fn move_stage(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     actor: Option<Uuid>,
     l: lead::Model,
     to: Stage,

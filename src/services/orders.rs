@@ -556,8 +556,7 @@ async fn win_lead(
     ws: Uuid,
     lead_id: Uuid,
     actor: Option<Uuid>,
-    order_id: Uuid,
-) -> Result<Option<Outgoing>, sea_orm::DbErr> {
+) -> AppResult<Option<Outgoing>> {
     let Some(l) = lead::Entity::find_by_id(lead_id)
         .filter(lead::Column::WorkspaceId.eq(ws))
         .one(db)
@@ -565,26 +564,14 @@ async fn win_lead(
     else {
         return Ok(None);
     };
-    let from = Stage::parse(&l.stage).unwrap_or(Stage::New);
-    if !from.can_move_to(Stage::Won) {
+    // A lead already won (or lost and not reopened) stays as it is.
+    if !Stage::parse(&l.stage)
+        .unwrap_or(Stage::New)
+        .can_move_to(Stage::Won)
+    {
         return Ok(None);
     }
-    let now = Utc::now();
-    let mut am = l.into_active_model();
-    am.stage = Set(Stage::Won.as_str().to_owned());
-    am.closed_at = Set(Some(now));
-    am.touched_at = Set(Some(now));
-    am.updated_at = Set(now);
-    let l = am.update(db).await?;
-    audit::record(
-        db,
-        ws,
-        actor,
-        "lead.stage_changed",
-        ("lead", l.id.to_string()),
-        json!({ "from": from.as_str(), "to": "won", "order_id": order_id }),
-    )
-    .await?;
+    let l = crate::services::leads::move_stage(db, actor, l, Stage::Won, None).await?;
     // The same frame the leads service sends on any stage change.
     Ok(Some(Outgoing {
         workspace: ws,
@@ -680,7 +667,7 @@ async fn confirm_in(
     }
     let mut frames = Vec::new();
     if let Some(lead_id) = lead_id
-        && let Some(f) = win_lead(db, ws, lead_id, actor, o.id).await?
+        && let Some(f) = win_lead(db, ws, lead_id, actor).await?
     {
         frames.push(f);
     }
