@@ -70,6 +70,13 @@ const qs = (params) => {
 };
 
 export const api = {
+  /** Generic calls for the screens: path under /api/v1, params → query string. */
+  get: (path, params = {}) => request('GET', `${path}${qs(params)}`),
+  post: (path, body = {}) => request('POST', path, body),
+  put: (path, body = {}) => request('PUT', path, body),
+  patch: (path, body = {}) => request('PATCH', path, body),
+  del: (path) => request('DELETE', path),
+
   setupStatus: () => request('GET', '/setup/status', undefined, { auth: false }),
   setup: (body) => request('POST', '/setup', body, { auth: false }),
   login: (email, password) => request('POST', '/auth/login', { email, password }, { auth: false }),

@@ -8,6 +8,7 @@ mod m20261129_000003_create_inbox;
 mod m20261129_000004_create_commerce;
 mod m20261130_000005_social_surface;
 mod m20261201_000006_pipeline;
+mod m20261202_000007_agent_app;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_create_commerce::Migration),
             Box::new(m20261130_000005_social_surface::Migration),
             Box::new(m20261201_000006_pipeline::Migration),
+            Box::new(m20261202_000007_agent_app::Migration),
         ]
     }
 }

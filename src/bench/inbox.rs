@@ -220,6 +220,7 @@ async fn seed(db_url: &str, conversations: usize, messages: usize) -> anyhow::Re
                 created_at: Set(first),
                 updated_at: Set(first),
                 promoter: Set(false),
+                note: Set(None),
             });
             idents.push(contact_identity::ActiveModel {
                 id: Set(iid),

@@ -397,6 +397,7 @@ pub async fn create(state: &AppState, p: &Principal, input: LeadIn) -> AppResult
                 created_at: Set(now),
                 updated_at: Set(now),
                 promoter: Set(false),
+                note: Set(None),
             }
             .insert(&txn)
             .await?

@@ -645,6 +645,7 @@ async fn upsert_identity(
         created_at: Set(now),
         updated_at: Set(now),
         promoter: Set(false),
+        note: Set(None),
     }
     .insert(txn)
     .await?;

@@ -158,7 +158,8 @@ export async function startDemoServer({ every = 1, readyTimeout = 60_000 } = {})
       if (!m) throw new Error(`no "${who}: email / password" line in the demo output:\n${output}`);
       return { email: m[1], password: m[2] };
     };
-    return { baseUrl, owner: cred('owner'), agent: cred('agent'), log: () => output, stop };
+    const optional = (who) => { try { return cred(who); } catch { return null; } };
+    return { baseUrl, owner: cred('owner'), agent: cred('agent'), fulfillment: optional('fulfillment'), log: () => output, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -199,13 +200,16 @@ export async function newPage(browser, contextOptions = {}) {
 
 export const tid = (id) => `[data-testid="${id}"]`;
 
-/** Sign in through the login form; resolves once the conversation list is shown. */
-export async function login(page, baseUrl, { email, password }) {
+/**
+ * Sign in through the login form; resolves once the element with test id `waitFor` is shown
+ * (the conversation list by default: where agents land; fulfillment staff land on their board).
+ */
+export async function login(page, baseUrl, { email, password }, { waitFor = 'conversation-list' } = {}) {
   await page.goto(`${baseUrl}/login`);
   await page.locator(tid('login-email')).fill(email);
   await page.locator(tid('login-password')).fill(password);
   await page.locator(tid('login-submit')).click();
-  await page.locator(tid('conversation-list')).waitFor({ state: 'visible' });
+  await page.locator(tid(waitFor)).waitFor({ state: 'visible' });
 }
 
 export async function screenshot(page, name) {

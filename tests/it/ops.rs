@@ -91,7 +91,13 @@ async fn the_web_app_is_served() {
     for (path, ct) in [
         ("/", "text/html"),
         ("/inbox/abc", "text/html"),
+        ("/leads", "text/html"),
+        ("/orders/new", "text/html"),
+        ("/fulfillment", "text/html"),
+        ("/settings/labels", "text/html"),
+        ("/reports", "text/html"),
         ("/app.js", "text/javascript"),
+        ("/views/inbox.js", "text/javascript"),
         ("/app.css", "text/css"),
     ] {
         let r = app.http.get(app.url(path)).send().await.unwrap();
@@ -103,21 +109,49 @@ async fn the_web_app_is_served() {
                 .starts_with(ct),
             "{path}"
         );
+        // Scripts and styles from this origin only: no inline script can run, whatever a
+        // customer managed to get into the page.
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     }
-    // Every file in web/ is embedded.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
+    // Every file in web/, in subdirectories too, is embedded.
+    fn files(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, root, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+                out.push(rel.replace('\\', "/"));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut all = Vec::new();
+    files(&root, &root, &mut all);
+    assert!(all.iter().any(|f| f.starts_with("views/")));
+    for name in all {
         let r = app
             .http
             .get(app.url(&format!("/{name}")))
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            r.status(),
-            200,
-            "web/{name} is not embedded in src/http/web.rs"
-        );
+        assert_eq!(r.status(), 200, "web/{name} is not served");
     }
+    // Unknown paths outside the client's routes stay 404, whatever the method.
+    for path in ["/nothing.js", "/views/nothing.js", "/api/v1/nothing/else"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = app
+        .http
+        .post(app.url("/webhooks/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Answered an order feedback happily.
     pub promoter: bool,
+    /// Staff's free-text note about the customer.
+    pub note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
