@@ -6,6 +6,7 @@
 //   E2E_TONGDAI_BIN   the tongdai binary (default: <repo>/target/debug/tongdai)
 //   E2E_CHROMIUM      the Chromium binary (default: /usr/bin/chromium)
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -217,4 +218,68 @@ export async function screenshot(page, name) {
   const file = path.join(ARTIFACTS, name);
   await page.screenshot({ path: file });
   return file;
+}
+
+// ───────────────────────── the demo's Facebook, from the outside ─────────────────────────
+//
+// `tongdai demo` wires a demo Page to its Graph sandbox with a fixed app secret, so a test can
+// post its own signed webhooks (exactly as Meta would: X-Hub-Signature-256 over the raw body).
+
+export const DEMO_APP_SECRET = 'tongdai-demo-app-secret';
+export const DEMO_PAGE_ID = '105000000000001';
+export const DEMO_POST_ID = '105000000000001_900000000000001';
+
+/** POST a signed Meta webhook body (an object) to /webhooks/facebook; resolves to the HTTP status. */
+export async function postMetaWebhook(baseUrl, body) {
+  const raw = Buffer.from(JSON.stringify(body), 'utf8');
+  const sig = `sha256=${crypto.createHmac('sha256', DEMO_APP_SECRET).update(raw).digest('hex')}`;
+  const res = await fetch(`${baseUrl}/webhooks/facebook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': sig },
+    body: raw,
+  });
+  return res.status;
+}
+
+/** A Messenger text from customer `psid` to the demo Page. */
+export function customerMessage(baseUrl, { psid, text, mid = `m_e2e_${Date.now()}_${Math.random().toString(36).slice(2)}` }) {
+  const ts = Date.now();
+  return postMetaWebhook(baseUrl, {
+    object: 'page',
+    entry: [{ id: DEMO_PAGE_ID, time: ts, messaging: [{ sender: { id: psid }, recipient: { id: DEMO_PAGE_ID }, timestamp: ts, message: { mid, text } }] }],
+  });
+}
+
+/** A top-level comment by `uid` (`name`) under the demo Page's post. */
+export function customerComment(baseUrl, { uid, name, text, id = `${DEMO_POST_ID.split('_')[1]}_${Date.now()}${Math.floor(Math.random() * 1000)}` }) {
+  const secs = Math.floor(Date.now() / 1000);
+  return postMetaWebhook(baseUrl, {
+    object: 'page',
+    entry: [{ id: DEMO_PAGE_ID, time: secs, changes: [{ field: 'feed', value: {
+      item: 'comment', verb: 'add', post_id: DEMO_POST_ID, comment_id: id, parent_id: DEMO_POST_ID,
+      from: { id: uid, name }, created_time: secs, message: text,
+    } }] }],
+  });
+}
+
+/** Sign in over the API (no browser) and return a tiny client: get/post with the CSRF header. */
+export async function apiClient(baseUrl, { email, password }) {
+  const res = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+  });
+  if (!res.ok) throw new Error(`API login failed: ${res.status} ${await res.text()}`);
+  const me = await res.json();
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const call = async (method, path, body) => {
+    const r = await fetch(`${baseUrl}/api/v1${path}`, {
+      method,
+      headers: { cookie, 'x-csrf-token': me.csrf_token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+    return data;
+  };
+  return { me, get: (p) => call('GET', p), post: (p, b = {}) => call('POST', p, b), patch: (p, b = {}) => call('PATCH', p, b), put: (p, b = {}) => call('PUT', p, b) };
 }
