@@ -160,7 +160,10 @@ export async function startDemoServer({ every = 1, readyTimeout = 60_000 } = {})
       return { email: m[1], password: m[2] };
     };
     const optional = (who) => { try { return cred(who); } catch { return null; } };
-    return { baseUrl, owner: cred('owner'), agent: cred('agent'), fulfillment: optional('fulfillment'), log: () => output, stop };
+    // "Replies you send go to the sandbox (http://127.0.0.1:…)": the Graph sandbox, whose
+    // GET /_sandbox/sent lists what it accepted.
+    const sandboxUrl = /go to the sandbox \((http[^)\s]+)\)/.exec(output)?.[1] ?? null;
+    return { baseUrl, sandboxUrl, owner: cred('owner'), agent: cred('agent'), fulfillment: optional('fulfillment'), log: () => output, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -282,4 +285,12 @@ export async function apiClient(baseUrl, { email, password }) {
     return data;
   };
   return { me, get: (p) => call('GET', p), post: (p, b = {}) => call('POST', p, b), patch: (p, b = {}) => call('PATCH', p, b), put: (p, b = {}) => call('PUT', p, b) };
+}
+
+/** The Send API calls the demo's Graph sandbox accepted: [{recipient_id, text, message_id, …}]. */
+export async function sandboxSent(server) {
+  if (!server.sandboxUrl) throw new Error('the demo did not print its sandbox URL');
+  const res = await fetch(`${server.sandboxUrl.replace(/\/$/, '')}/_sandbox/sent`);
+  if (!res.ok) throw new Error(`GET /_sandbox/sent: ${res.status}`);
+  return (await res.json()).data;
 }

@@ -1116,6 +1116,7 @@ fn route(
     match (method, segments.as_slice()) {
         ("GET", ["cdn", name]) => return cdn(state, name),
         ("GET", ["dialog", "oauth"]) => return dialog(state, &call),
+        ("GET", ["_sandbox", "sent"]) => return sent_log(state),
         _ => {}
     }
     let known = matches!(
@@ -1458,6 +1459,23 @@ fn send(state: &mut State, call: &Call<'_>, node: &str) -> Reply {
         idempotency_key: call.idempotency_key.map(str::to_owned),
     });
     send_answer(recipient, &message_id)
+}
+
+/// `GET /_sandbox/sent`: what the sandbox accepted from the Send API, oldest first. Not a Graph
+/// route: it lets a test in another process (a browser test against `tongdai demo`) check that
+/// a reply really left tongdai.
+fn sent_log(state: &State) -> Reply {
+    let sent: Vec<Value> = state
+        .sent
+        .iter()
+        .map(|m| {
+            json!({"page_id": m.page_id, "recipient_id": m.recipient_id, "text": m.text,
+                "message_id": m.message_id, "comment_id": m.comment_id,
+                "messaging_type": m.messaging_type,
+                "attachment_url": m.attachment.as_ref().map(|a| a.url.clone())})
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "data": sent }))
 }
 
 fn send_answer(recipient: Option<String>, message_id: &str) -> Reply {
