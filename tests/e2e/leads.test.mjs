@@ -5,8 +5,9 @@
 // desktop page signed in as the agent runs the tests in order: a lead appears live, its
 // detail opens, a "call back" call is logged (the lead becomes contacted, the call is in the
 // log), the card moves by keyboard (and an invalid move shows the server's reason), and
-// marking it lost asks for a reason. The contact panel is not mounted by the inbox on this
-// branch yet, so it is not covered here. Run: node --test tests/e2e/leads.test.mjs
+// marking it lost asks for a reason. The inbox does not mount the contact panel on this branch
+// yet, so the last test mounts `ContactPanel` by hand in the signed-in page (the real module,
+// API and websocket) beside a demo conversation. Run: node --test tests/e2e/leads.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -164,4 +165,72 @@ test('on a phone the board and the detail fit 360 px', async () => {
   } finally {
     await ctxPage.context().close();
   }
+});
+
+test('the contact panel shows a demo customer, saves the note and labels', async () => {
+  await page.goto(`${server.baseUrl}/leads`);
+  await page.locator(tid('leads-board')).waitFor({ state: 'visible' });
+  // A demo conversation whose customer gave a phone number (leads exist for those).
+  const convId = await eventually('a conversation with a phone', async () => {
+    const id = await page.evaluate(async () => {
+      const { api } = await import('/api.js');
+      const page1 = await api.get('/conversations', { limit: 100 });
+      return page1.items.find((c) => c.contact?.phone)?.id ?? null;
+    });
+    assert.ok(id);
+    return id;
+  }, { timeout: 30_000 });
+  await page.evaluate(async (id) => {
+    const { api } = await import('/api.js');
+    const { ContactPanel } = await import('/views/contact.js');
+    const perms = ['read_inbox', 'work_inbox', 'leads', 'read_orders', 'work_orders'];
+    const host = document.createElement('div');
+    host.className = 'e2e-contact-host';
+    document.querySelector('main, body').append(host);
+    const conv = await api.get(`/conversations/${id}`);
+    window.__panel = new ContactPanel(host, { can: (p) => perms.includes(p), navigate: () => {}, role: 'agent' });
+    window.__panel.show(conv);
+  }, convId);
+  const panel = page.locator(tid('contact-panel'));
+  await panel.locator(tid('contact-note')).waitFor({ state: 'visible' });
+  assert.match(await panel.locator(tid('contact-phone')).getAttribute('href'), /^tel:\+84\d{9}$/);
+  assert.equal(await panel.locator(tid('contact-lead')).count(), 1, 'the open lead of the customer');
+  assert.match(await panel.locator(tid('contact-lead')).getAttribute('href'), /^\/leads\//);
+  assert.equal(await panel.locator(tid('contact-create-order')).getAttribute('href'), `/orders/new?conversation=${convId}`);
+  assert.equal(await panel.locator(tid('contact-record')).count(), 1);
+
+  // The note is saved on the button (and on blur) and is there after a fresh read.
+  await panel.locator(tid('contact-note')).fill('Khách quen, giao giờ hành chính');
+  await panel.locator(tid('contact-note-save')).click();
+  await eventually('the note saved', async () => {
+    assert.match(await panel.locator(tid('contact-note-state')).textContent(), /Đã lưu/);
+  });
+  const stored = await page.evaluate(async (id) => {
+    const { api } = await import('/api.js');
+    const conv = await api.get(`/conversations/${id}`);
+    return (await api.get(`/contacts/${conv.contact.id}`)).note;
+  }, convId);
+  assert.equal(stored, 'Khách quen, giao giờ hành chính');
+
+  // A new label typed in, then removed.
+  await panel.locator(tid('contact-label-input')).fill('Khách VIP');
+  await panel.locator(tid('contact-label-add')).click();
+  await eventually('the label on the conversation', async () => {
+    assert.match(await panel.locator(tid('contact-labels')).textContent(), /Khách VIP/);
+  });
+  await panel.locator(`${tid('contact-labels')} ${tid('contact-label-remove')}`).last().click();
+  await eventually('the label removed', async () => {
+    assert.doesNotMatch(await panel.locator(tid('contact-labels')).textContent(), /Khách VIP/);
+  });
+
+  // Renaming publishes contact.updated; the panel shows the new name.
+  await panel.locator(tid('contact-name-edit')).click();
+  await panel.locator(tid('contact-name-input')).fill('Chị Hương Q10');
+  await panel.locator(tid('contact-name-input')).press('Enter');
+  await eventually('the new name', async () => {
+    assert.equal(await panel.locator(tid('contact-name')).textContent(), 'Chị Hương Q10');
+  });
+  await page.evaluate(() => window.__panel.destroy());
+  assert.equal(await page.locator(tid('contact-panel')).count(), 0);
+  noErrors();
 });

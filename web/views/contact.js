@@ -227,9 +227,10 @@ export class ContactPanel {
     const current = conv.labels || [];
     const listId = 'contact-label-options';
     const input = h('input', {
-      id: 'contact-label-input', testid: 'contact-label-input', list: listId, maxLength: 50,
+      id: 'contact-label-input', testid: 'contact-label-input', maxLength: 50,
       tAttr: { placeholder: 'contact.label_placeholder' },
     });
+    input.setAttribute('list', listId); // `list` is read-only as a property
     const add = () => {
       const v = input.value.trim();
       if (!v || current.includes(v)) { input.value = ''; return; }
