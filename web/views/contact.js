@@ -203,15 +203,24 @@ export class ContactPanel {
   }
 
   noteSection(c) {
+    // A note being typed survives a re-render (a frame about this contact may arrive meanwhile).
+    const old = this.root.querySelector('#contact-note');
+    const dirty = old && old.dataset.contact === c.id && old.value !== old.dataset.saved;
     const ta = h('textarea', {
-      id: 'contact-note', testid: 'contact-note', rows: 3, maxLength: 5000, value: c.note || '',
+      id: 'contact-note', testid: 'contact-note', rows: 3, maxLength: 5000, value: dirty ? old.value : (c.note || ''),
       disabled: !this.canWork, tAttr: { placeholder: 'contact.note_placeholder' },
+      dataset: { contact: c.id, saved: c.note || '' },
     });
     const state = h('span', { class: 'muted contact-note-state', role: 'status', testid: 'contact-note-state' });
+    let saving = null;
     const save = async () => {
+      if (saving) await saving;
       if (ta.value.trim() === (this.data?.contact?.note || '')) return;
       state.textContent = t('common.saving');
-      const ok = await this.patchContact({ note: ta.value }, false);
+      saving = this.patchContact({ note: ta.value }, false);
+      const ok = await saving;
+      saving = null;
+      if (ok) ta.dataset.saved = this.data?.contact?.note || '';
       state.textContent = ok ? t('common.saved') : '';
     };
     ta.addEventListener('blur', save);

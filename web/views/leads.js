@@ -423,6 +423,12 @@ export function mount(container, ctx) {
   function renderDetail() {
     const d = state.detail;
     if (!d) return;
+    const focusedId = side.contains(document.activeElement) ? document.activeElement.id : null;
+    drawDetail(d);
+    if (focusedId && !side.contains(document.activeElement)) side.querySelector(`#${CSS.escape(focusedId)}`)?.focus();
+  }
+
+  function drawDetail(d) {
     const lead = d.lead;
     const rec = d.phone_record || {};
     const bl = rec.blacklist || lead.blacklist;
@@ -473,7 +479,7 @@ export function mount(container, ctx) {
       h('div', { class: 'form-grid' },
         h('div', { class: 'field' }, h('label', { for: 'lead-detail-stage', t: 'leads.move_to' }), stageSelect),
         assign),
-      idx >= 0 ? callForm(lead) : null,
+      idx >= 0 ? keptCallForm(lead) : null,
       h('section', { class: 'lead-calls' },
         h('h3', { t: 'leads.calls' }),
         d.calls.length
@@ -495,6 +501,18 @@ export function mount(container, ctx) {
 
   function safeTel(phone) {
     return /^\+?\d{6,15}$/.test(phone || '') ? `tel:${phone}` : null;
+  }
+
+  // The call form survives re-renders of the detail (frames about the lead arrive while the
+  // agent is typing); a new one is made per lead and after a call is saved.
+  let callFormFor = null;
+  let callFormEl = null;
+  function keptCallForm(lead) {
+    if (callFormFor !== lead.id || !callFormEl) {
+      callFormFor = lead.id;
+      callFormEl = callForm(lead);
+    }
+    return callFormEl;
   }
 
   function callForm(lead) {
@@ -526,6 +544,7 @@ export function mount(container, ctx) {
               outcome: outcome.value, note: note.value.trim() || null, duration_seconds: secs, next_call_at: nextIso,
             });
             toast(t('leads.call_logged'), { ms: 2500 });
+            callFormEl = null;
             upsert(res.lead);
             await loadDetail();
           } catch (error) {
