@@ -148,6 +148,20 @@ test('marking a lead lost asks for a reason', async () => {
   noErrors();
 });
 
+test('a card moves by drag and drop', async () => {
+  const other = await eventually('another new lead', async () => {
+    const ids = await page.locator(`${tid('leads-col-new')} ${tid('lead-card')}`).evaluateAll((els) => els.map((el) => el.dataset.id));
+    const id = ids.find((x) => x !== leadId);
+    assert.ok(id, 'no other new lead yet');
+    return id;
+  }, { timeout: 30_000 });
+  await card(other).dragTo(page.locator(tid('leads-col-contacted')));
+  await eventually('the dragged card in contacted', async () => {
+    assert.equal(await page.locator(`${tid('leads-col-contacted')} ${tid('lead-card')}[data-id="${other}"]`).count(), 1);
+  });
+  noErrors();
+});
+
 test('on a phone the board and the detail fit 360 px', async () => {
   const ctxPage = await newPage(browser, { viewport: { width: 360, height: 740 } });
   try {

@@ -115,7 +115,8 @@ export class ContactPanel {
     const name = contactName(c);
     let nameEl;
     if (this.editingName) {
-      const input = h('input', { id: 'contact-name-input', testid: 'contact-name-input', value: c.name || '', maxLength: 200, tAttr: { 'aria-label': 'contact.name' } });
+      const typed = this.root.querySelector('#contact-name-input')?.value;
+      const input = h('input', { id: 'contact-name-input', testid: 'contact-name-input', value: typed ?? c.name ?? '', maxLength: 200, tAttr: { 'aria-label': 'contact.name' } });
       const save = async () => {
         const v = input.value.trim();
         this.editingName = false;
@@ -129,7 +130,7 @@ export class ContactPanel {
       nameEl = h('form', { class: 'contact-name-form', on: { submit: (e) => { e.preventDefault(); save(); } } },
         input,
         h('button', { type: 'submit', class: 'btn btn-primary btn-sm', testid: 'contact-name-save', t: 'common.save' }));
-      queueMicrotask(() => input.focus());
+      if (typed === undefined) queueMicrotask(() => input.focus());
     } else {
       nameEl = h('div', { class: 'contact-name-row' },
         h('h2', { id: 'contact-panel-title', class: 'contact-name', testid: 'contact-name', text: name }),
