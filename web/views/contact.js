@@ -19,6 +19,7 @@ export class ContactPanel {
     this.conv = null;
     this.data = null; // {contact, lead, orders, record}
     this.labels = null; // workspace labels [{id, name, color}]
+    this.members = null; // workspace members, for the lead's assignee
     this.token = 0;
     this.editingName = false;
     this.root = h('aside', { class: 'contact-panel', testid: 'contact-panel', 'aria-labelledby': 'contact-panel-title' });
@@ -49,12 +50,14 @@ export class ContactPanel {
       const contact = await api.get(`/contacts/${encodeURIComponent(cid)}`);
       const phone = contact.phone || conv.contact.phone;
       const canOrders = this.ctx.can('read_orders');
-      const [leads, orders, record, labels] = await Promise.all([
+      const [leads, orders, record, labels, members] = await Promise.all([
         this.ctx.can('leads') ? api.get('/leads', { contact_id: cid, limit: 20 }).catch(() => null) : null,
         canOrders ? api.get('/orders', { contact_id: cid, limit: 10 }).catch(() => null) : null,
         canOrders && phone ? api.get('/orders/phone-record', { phone }).catch(() => null) : null,
         this.labels ? this.labels : api.get('/labels').catch(() => []),
+        this.members ? this.members : api.get('/members').catch(() => null),
       ]);
+      this.members = members;
       if (token !== this.token || this.conv?.id !== conv.id) return;
       this.labels = labels;
       const items = leads?.items || [];
@@ -180,8 +183,14 @@ export class ContactPanel {
           class: new Date(l.next_call_at).getTime() <= Date.now() ? 'overdue' : 'muted',
           title: fullDateTime(l.next_call_at), text: `${t('leads.next_call')}: ${listTime(l.next_call_at)}`,
         }) : null,
-        h('span', { class: 'muted', text: l.assignee_id ? t('contact.lead_assigned') : t('leads.unassigned') }))
+        h('span', { class: 'muted', testid: 'contact-lead-assignee', text: this.assigneeName(l.assignee_id) }))
         : h('p', { class: 'muted', t: 'contact.no_lead' }));
+  }
+
+  assigneeName(uid) {
+    if (!uid) return t('leads.unassigned');
+    const m = this.members?.find((x) => x.user.id === uid);
+    return m ? (m.user.name || m.user.email) : t('contact.lead_assigned');
   }
 
   ordersSection(conv) {
