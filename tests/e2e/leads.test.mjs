@@ -248,3 +248,31 @@ test('the contact panel shows a demo customer, saves the note and labels', async
   assert.equal(await page.locator(tid('contact-panel')).count(), 0);
   noErrors();
 });
+
+test('an owner sees every lead by default and can assign from the detail', async () => {
+  const op = await newPage(browser, { viewport: { width: 1280, height: 800 } });
+  try {
+    await login(op, server.baseUrl, server.owner);
+    await op.goto(`${server.baseUrl}/leads`);
+    await op.locator(tid('leads-board')).waitFor({ state: 'visible' });
+    assert.equal(await op.locator(tid('leads-scope-all')).getAttribute('aria-pressed'), 'true');
+    await eventually('cards on the owner board', async () => {
+      assert.ok((await op.locator(tid('lead-card')).count()) > 0);
+    });
+    await op.locator(tid('leads-scope-none')).click();
+    assert.equal(await op.locator(tid('leads-scope-none')).getAttribute('aria-pressed'), 'true');
+    await op.locator(tid('leads-scope-all')).click();
+    await op.locator(`${tid('lead-card')}[data-id="${leadId}"] ${tid('lead-open')}`).click();
+    const sel = op.locator(tid('lead-assign'));
+    await sel.waitFor({ state: 'visible' });
+    // Back to the queue, then the card shows as unassigned.
+    await sel.selectOption('');
+    await eventually('the lead unassigned', async () => {
+      assert.match(await op.locator(`${tid('lead-card')}[data-id="${leadId}"] .lead-assignee`).textContent(), /Chưa giao/);
+      assert.match(await op.locator(tid('lead-audit')).textContent(), /Trả về hàng đợi/);
+    });
+    assert.deepEqual(op.errors, []);
+  } finally {
+    await op.context().close();
+  }
+});
