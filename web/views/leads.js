@@ -87,7 +87,10 @@ export function mount(container, ctx) {
   const strip = h('section', { class: 'leads-reminders', testid: 'leads-reminders', 'aria-live': 'polite', hidden: true });
   const board = h('div', { class: 'leads-board', testid: 'leads-board' });
   const status = h('div', { class: 'leads-status' });
-  const side = h('aside', { class: 'lead-detail', testid: 'lead-detail', hidden: true, tabIndex: -1 });
+  const side = h('aside', {
+    class: 'lead-detail', testid: 'lead-detail', hidden: true, tabIndex: -1, 'aria-labelledby': 'lead-detail-title',
+    on: { keydown: (e) => { if (e.key === 'Escape' && !e.defaultPrevented && e.target.tagName !== 'SELECT') ctx.navigate('/leads'); } },
+  });
   const page = h('section', { class: 'page leads-page' },
     h('div', { class: 'page-head' },
       h('h1', { t: 'nav.leads' }),
@@ -572,7 +575,14 @@ export function mount(container, ctx) {
     state.detailId = id;
     side.hidden = !id;
     container.querySelector('.leads-layout')?.classList.toggle('with-detail', !!id);
-    if (!id) { state.detail = null; replaceChildren(side); renderBoard(); return; }
+    if (!id) {
+      const prev = state.detail?.lead.id;
+      state.detail = null;
+      replaceChildren(side);
+      renderBoard();
+      if (prev) board.querySelector(`.lead-card[data-id="${CSS.escape(prev)}"]`)?.focus();
+      return;
+    }
     if (changed) { state.detail = null; loadDetail().then(() => side.querySelector('#lead-detail-title')?.focus()); }
     renderBoard();
   }
