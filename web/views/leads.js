@@ -49,7 +49,10 @@ export function localToIso(value) {
 
 function sourceText(lead) {
   const src = t(`leads.source.${lead.source}`);
-  return lead.platform ? `${src} · ${platformLabel(lead.platform)}` : src;
+  if (!lead.platform) return src;
+  // A comment under a Facebook Page post is not Messenger.
+  const channel = lead.source === 'comment' && lead.platform === 'facebook' ? 'Facebook' : platformLabel(lead.platform);
+  return `${src} · ${channel}`;
 }
 
 export function mount(container, ctx) {
