@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::AppResult;
 use crate::http::extract::{AppJson, Auth};
-use crate::services::contacts::{self, ContactOut};
+use crate::services::contacts::{self, ContactOut, ContactPatch};
 use crate::services::conversations::{
     self, ConversationFilter, ConversationPatch, MessageFilter, Page, ReplyIn,
 };
@@ -176,6 +176,17 @@ pub async fn get_contact(
     Ok(Json(contacts::get(&s, &p, id).await?))
 }
 
+/// Rename a contact or change the staff note.
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path)), request_body = ContactPatch, responses((status = 200, body = ContactOut), (status = 400, body = crate::error::ErrorOut), (status = 403, body = crate::error::ErrorOut), (status = 404, body = crate::error::ErrorOut)))]
+pub async fn update_contact(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    AppJson(i): AppJson<ContactPatch>,
+) -> AppResult<Json<ContactOut>> {
+    Ok(Json(contacts::update(&s, &p, id, i).await?))
+}
+
 /// Merge request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MergeIn {
@@ -308,7 +319,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/messages/{id}/hide", post(hide_comment))
         .route("/api/v1/messages/{id}", delete(delete_comment))
         .route("/api/v1/contacts", get(search_contacts))
-        .route("/api/v1/contacts/{id}", get(get_contact))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(get_contact).patch(update_contact),
+        )
         .route("/api/v1/contacts/{id}/merge", post(merge_contact))
         .route("/api/v1/contacts/{id}/unmerge", post(unmerge_contact))
         .route("/api/v1/labels", get(list_labels).post(create_label))

@@ -36,6 +36,7 @@ use crate::state::AppState;
         media::get_media,
         inbox::search_contacts,
         inbox::get_contact,
+        inbox::update_contact,
         inbox::merge_contact,
         inbox::unmerge_contact,
         inbox::list_labels,

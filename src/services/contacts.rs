@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -48,6 +48,8 @@ pub struct ContactOut {
     pub phone: Option<String>,
     /// Set when this contact was merged into another.
     pub merged_into: Option<Uuid>,
+    /// Staff's note about the customer.
+    pub note: Option<String>,
     /// Identities across channels.
     pub identities: Vec<IdentityOut>,
     /// Created.
@@ -83,6 +85,7 @@ async fn contact_out(db: &impl ConnectionTrait, c: contact::Model) -> AppResult<
         name: c.name,
         phone: c.phone,
         merged_into: c.merged_into,
+        note: c.note,
         identities: idns
             .into_iter()
             .map(|i| IdentityOut {
@@ -108,6 +111,66 @@ pub async fn get(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Contact
     p.require(Permission::ReadInbox)?;
     let c = find_in(&state.db.read, p.workspace_id, id).await?;
     contact_out(&state.db.read, c).await
+}
+
+/// A change to a contact: absent fields stay; an empty name or note clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ContactPatch {
+    /// Name (at most 200 characters).
+    pub name: Option<String>,
+    /// Staff's note (at most 5000 characters).
+    pub note: Option<String>,
+}
+
+fn cleaned(v: &str, max: usize, code: &'static str, what: &str) -> AppResult<Option<String>> {
+    let v = v.trim();
+    if v.chars().count() > max {
+        return Err(AppError::bad_request(
+            code,
+            format!("{what} has more than {max} characters"),
+        ));
+    }
+    Ok((!v.is_empty()).then(|| v.to_owned()))
+}
+
+/// `PATCH /contacts/{id}`: rename the contact or change the staff note.
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    patch: ContactPatch,
+) -> AppResult<ContactOut> {
+    p.require(Permission::WorkInbox)?;
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| cleaned(n, 200, "invalid_name", "the name"))
+        .transpose()?;
+    let note = patch
+        .note
+        .as_deref()
+        .map(|n| cleaned(n, 5000, "invalid_note", "the note"))
+        .transpose()?;
+    let c = find_in(&state.db.write, p.workspace_id, id).await?;
+    let mut am = c.into_active_model();
+    if let Some(n) = name {
+        am.name = Set(n);
+    }
+    if let Some(n) = note {
+        am.note = Set(n);
+    }
+    am.updated_at = Set(Utc::now());
+    let c = am.update(&state.db.write).await?;
+    let out = contact_out(&state.db.read, c).await?;
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "contact.updated",
+            serde_json::json!({ "contact_id": id }),
+        )
+        .await;
+    Ok(out)
 }
 
 /// `GET /contacts?q=`: by phone (any common format) or by name.

@@ -436,6 +436,8 @@ pub struct LeadFilter {
     pub assignee: Option<String>,
     /// Search the phone, the text and the source reference.
     pub q: Option<String>,
+    /// Only the leads of this contact.
+    pub contact_id: Option<Uuid>,
     /// Page size (1–100, default 50).
     pub limit: Option<u64>,
     /// Opaque cursor from the previous page.
@@ -484,6 +486,9 @@ pub async fn list(state: &AppState, p: &Principal, f: LeadFilter) -> AppResult<L
             })?;
             cond = cond.add(lead::Column::AssigneeId.eq(id));
         }
+    }
+    if let Some(c) = f.contact_id {
+        cond = cond.add(lead::Column::ContactId.eq(c));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let mut any = Condition::any()

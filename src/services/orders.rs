@@ -136,6 +136,8 @@ pub struct OrderFilter {
     pub q: Option<String>,
     /// Orders to this phone (any Vietnamese form).
     pub phone: Option<String>,
+    /// Orders of this contact.
+    pub contact_id: Option<Uuid>,
     /// Page size (1–100, default 50).
     pub limit: Option<u64>,
     /// Opaque cursor from the previous page.
@@ -1262,6 +1264,9 @@ pub async fn list(state: &AppState, p: &Principal, f: OrderFilter) -> AppResult<
             AppError::bad_request("invalid_phone", "not a valid Vietnamese mobile number")
         })?;
         q = q.filter(order::Column::Phone.eq(ph.as_str()));
+    }
+    if let Some(c) = f.contact_id {
+        q = q.filter(order::Column::ContactId.eq(c));
     }
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let mut any = Condition::any()

@@ -7,6 +7,7 @@ mod helpers;
 mod access;
 mod cli;
 mod connect;
+mod contact_panel;
 mod crash;
 mod enrich;
 mod feedback;
