@@ -12,7 +12,8 @@ use crate::error::AppResult;
 use crate::http::extract::{AppJson, Auth};
 use crate::services::contacts::{self, ContactOut};
 use crate::services::conversations::{
-    self, ConversationFilter, ConversationPage, ConversationPatch, MessageFilter, NoteIn, Page, ReplyIn,
+    self, ConversationFilter, ConversationPage, ConversationPatch, MessageFilter, NoteIn, Page,
+    ReplyIn,
 };
 use crate::services::outbound;
 use crate::services::settings::{self, CannedIn, CannedOut, LabelIn, LabelOut};

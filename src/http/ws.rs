@@ -111,7 +111,9 @@ fn targeted(f: &Frame) -> bool {
 
 /// Whether a targeted frame names `user` as its recipient (`data.user_id`).
 fn addressed_to(f: &Frame, user: Option<uuid::Uuid>) -> bool {
-    user.is_some_and(|u| f.data.get("user_id").and_then(|v| v.as_str()) == Some(u.to_string().as_str()))
+    user.is_some_and(|u| {
+        f.data.get("user_id").and_then(|v| v.as_str()) == Some(u.to_string().as_str())
+    })
 }
 
 /// The socket loop, generic so it can be driven without a network. One task per socket: the

@@ -15,13 +15,13 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::phone::Phone;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
 use crate::services::jobs;
 use crate::services::views::{self, ConversationOut, MessageOut};
 use crate::state::AppState;
-use crate::domain::phone::Phone;
 use crate::store::entities::{
     blacklist, channel_account, contact, conversation, conversation_label, label, membership,
     message, message_revision, user,
@@ -121,8 +121,11 @@ fn like_pattern(q: &str) -> String {
 fn contacts_matching(workspace: Uuid, q: &str) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::sea_query::Func;
     let mut any = Condition::any().add(
-        Expr::expr(Func::lower(Expr::col((contact::Entity, contact::Column::Name))))
-            .like(like_pattern(q)),
+        Expr::expr(Func::lower(Expr::col((
+            contact::Entity,
+            contact::Column::Name,
+        ))))
+        .like(like_pattern(q)),
     );
     if let Some(ph) = Phone::parse(q) {
         any = any.add(contact::Column::Phone.eq(ph.as_str()));
@@ -955,8 +958,16 @@ mod tests {
 
     fn members() -> Vec<(Uuid, String, String)> {
         vec![
-            (Uuid::from_u128(1), "Nguyễn Lan".into(), "lan@shop.vn".into()),
-            (Uuid::from_u128(2), "Minh".into(), "minh.tran@shop.vn".into()),
+            (
+                Uuid::from_u128(1),
+                "Nguyễn Lan".into(),
+                "lan@shop.vn".into(),
+            ),
+            (
+                Uuid::from_u128(2),
+                "Minh".into(),
+                "minh.tran@shop.vn".into(),
+            ),
             (Uuid::from_u128(3), "Minh Anh".into(), "anh@shop.vn".into()),
         ]
     }
@@ -977,7 +988,11 @@ mod tests {
             resolve_mentions(&m, "@Minh Anh ơi", &[]).unwrap(),
             vec![Uuid::from_u128(2), Uuid::from_u128(3)]
         );
-        assert!(resolve_mentions(&m, "email lan@shop.vn", &[]).unwrap().is_empty());
+        assert!(
+            resolve_mentions(&m, "email lan@shop.vn", &[])
+                .unwrap()
+                .is_empty()
+        );
         assert!(resolve_mentions(&m, "@Minhx", &[]).unwrap().is_empty());
         assert_eq!(
             resolve_mentions(&m, "no at", &[Uuid::from_u128(3)]).unwrap(),

@@ -799,9 +799,8 @@ class Inbox {
     } else if (r && !r.can_reply) {
       text = t('reply.closed', { reason: t(r.until ? 'thread.window_expired' : 'thread.window_never') });
       cls += ' closed';
-    } else if (r && (r.mode === 'standard' || r.mode === 'human_agent') && r.until) {
-      text = t(`thread.window_${r.mode}`, { until: fullDateTime(r.until) });
     }
+    // An open window is shown in the thread header (reply-window); here only what blocks sending.
     this.windowEl.className = cls;
     this.windowEl.textContent = text;
     this.windowEl.hidden = !text;
@@ -888,6 +887,13 @@ class Inbox {
   }
 
   onKey(e) {
+    // Esc closes the contact sheet on narrow screens (from anywhere inside it).
+    if (e.key === 'Escape' && this.contactOpen && !WIDE.matches && !document.querySelector('dialog[open]') &&
+        (this.contactPane.contains(e.target) || !typing(e))) {
+      e.preventDefault();
+      this.toggleContact(false);
+      return;
+    }
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
     if (document.querySelector('dialog[open]')) return;
     const open = !!this.openConv;
