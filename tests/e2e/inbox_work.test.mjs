@@ -90,6 +90,10 @@ test('1. search by a customer name and the phone filter narrow the list; counts 
   assert.equal(await p.locator(tid('inbox-search')).inputValue(), name);
 
   await p.locator(tid('inbox-search')).fill('');
+  // The other filters sit behind "Bộ lọc".
+  assert.equal(await p.locator(tid('filter-has-phone')).isVisible(), false);
+  await p.locator(tid('filter-more')).click();
+  assert.equal(await p.locator(tid('filter-more')).getAttribute('aria-expanded'), 'true');
   await p.locator(tid('filter-has-phone')).check();
   await eventually('only conversations whose customer has a phone', async () => {
     const ids = await rowIds(p);
@@ -97,6 +101,7 @@ test('1. search by a customer name and the phone filter narrow the list; counts 
     assert.deepEqual(new Set(ids), new Set(withPhone.items.map((c) => c.id)));
     for (const c of withPhone.items) assert.ok(c.contact.phone);
   });
+  assert.equal((await p.locator(tid('filter-more')).textContent()).trim(), 'Bộ lọc (1)');
   await p.locator(tid('filter-clear')).click();
   await eventually('everything again', async () => assert.ok((await items(p).count()) >= 2));
   assertNoPageErrors(p);
