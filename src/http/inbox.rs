@@ -12,7 +12,8 @@ use crate::error::AppResult;
 use crate::http::extract::{AppJson, Auth};
 use crate::services::contacts::{self, ContactOut, ContactPatch};
 use crate::services::conversations::{
-    self, ConversationFilter, ConversationPatch, MessageFilter, Page, ReplyIn,
+    self, ConversationFilter, ConversationPage, ConversationPatch, MessageFilter, NoteIn, Page,
+    ReplyIn,
 };
 use crate::services::outbound;
 use crate::services::settings::{self, CannedIn, CannedOut, LabelIn, LabelOut};
@@ -20,12 +21,12 @@ use crate::services::views::{ConversationOut, MessageOut};
 use crate::state::AppState;
 
 /// List conversations.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "inbox", params(ConversationFilter), responses((status = 200, body = Page<ConversationOut>)))]
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "inbox", params(ConversationFilter), responses((status = 200, body = ConversationPage)))]
 pub async fn list_conversations(
     State(s): State<AppState>,
     Auth(p): Auth,
     Query(f): Query<ConversationFilter>,
-) -> AppResult<Json<Page<ConversationOut>>> {
+) -> AppResult<Json<ConversationPage>> {
     Ok(Json(conversations::list(&s, &p, f).await?))
 }
 
@@ -141,6 +142,20 @@ pub async fn create_reply(
     Ok((
         StatusCode::ACCEPTED,
         Json(conversations::reply(&s, &p, id, input).await?),
+    ))
+}
+
+/// Write a private note for the team (never sent to the customer); mentions notify members.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "inbox", params(("id" = Uuid, Path)), request_body = NoteIn, responses((status = 201, body = MessageOut), (status = 400, body = crate::error::ErrorOut), (status = 403, body = crate::error::ErrorOut)))]
+pub async fn create_note(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    AppJson(input): AppJson<NoteIn>,
+) -> AppResult<(StatusCode, Json<MessageOut>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(conversations::add_note(&s, &p, id, input).await?),
     ))
 }
 
@@ -314,6 +329,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/conversations/{id}/messages",
             get(list_messages).post(create_reply),
         )
+        .route("/api/v1/conversations/{id}/notes", post(create_note))
         .route("/api/v1/messages/{id}/revisions", get(message_revisions))
         .route("/api/v1/messages/{id}/private-reply", post(private_reply))
         .route("/api/v1/messages/{id}/hide", post(hide_comment))

@@ -29,6 +29,7 @@ use crate::state::AppState;
         inbox::read_conversation,
         inbox::list_messages,
         inbox::create_reply,
+        inbox::create_note,
         inbox::message_revisions,
         inbox::private_reply,
         inbox::hide_comment,

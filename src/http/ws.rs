@@ -38,7 +38,7 @@ pub async fn connect_ws(
     // The inbox roles see everything; the fulfillment role sees orders only (the packing
     // board), never customers' messages.
     let scope = if p.role.can(Permission::ReadInbox) {
-        Scope::All
+        Scope::All(p.user_id)
     } else {
         p.require(Permission::ReadOrders)?;
         Scope::Orders
@@ -88,16 +88,32 @@ fn hello(seq: u64) -> Message {
 /// Which frames a socket gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Every frame of the workspace.
-    All,
+    /// Every frame of the workspace, except frames addressed to another user (`mention`,
+    /// whose `data.user_id` names its one recipient). Holds the socket's user.
+    All(Option<uuid::Uuid>),
     /// `order.*` frames only (and `hello`/`resync`).
     Orders,
 }
 
 impl Scope {
     fn allows(self, f: &Frame) -> bool {
-        self == Scope::All || f.kind.starts_with("order.") || f.kind == "resync"
+        match self {
+            Scope::All(user) => !targeted(f) || addressed_to(f, user),
+            Scope::Orders => f.kind.starts_with("order.") || f.kind == "resync",
+        }
     }
+}
+
+/// Frames meant for one user only (the shell toasts them): `mention`.
+fn targeted(f: &Frame) -> bool {
+    f.kind == "mention"
+}
+
+/// Whether a targeted frame names `user` as its recipient (`data.user_id`).
+fn addressed_to(f: &Frame, user: Option<uuid::Uuid>) -> bool {
+    user.is_some_and(|u| {
+        f.data.get("user_id").and_then(|v| v.as_str()) == Some(u.to_string().as_str())
+    })
 }
 
 /// The socket loop, generic so it can be driven without a network. One task per socket: the

@@ -5,16 +5,17 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::domain::phone::Phone;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
@@ -22,7 +23,8 @@ use crate::services::jobs;
 use crate::services::views::{self, ConversationOut, MessageOut};
 use crate::state::AppState;
 use crate::store::entities::{
-    channel_account, conversation, conversation_label, label, message, message_revision,
+    blacklist, channel_account, contact, conversation, conversation_label, label, membership,
+    message, message_revision, user,
 };
 
 /// Filters of the conversation list.
@@ -35,12 +37,19 @@ pub struct ConversationFilter {
     pub channel_account_id: Option<Uuid>,
     /// Only this platform (`facebook`, …).
     pub channel: Option<String>,
-    /// `me`, `none` or a user id.
+    /// `me`, `none`, `any` or a user id.
     pub assignee: Option<String>,
     /// Only conversations with this label name.
     pub label: Option<String>,
     /// Only conversations with unread messages.
     pub unread: Option<bool>,
+    /// Search: the contact's name, phone (any Vietnamese format, or 4+ digits of it) or the
+    /// text of a message of the last 90 days (3+ characters).
+    pub q: Option<String>,
+    /// Only conversations whose contact has a phone.
+    pub has_phone: Option<bool>,
+    /// Only conversations whose contact's phone has an active blacklist entry.
+    pub blacklisted: Option<bool>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
     /// Page size (1–100, default 50).
@@ -75,70 +84,219 @@ pub(crate) fn decode_cursor(c: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     ))
 }
 
+/// Conversations per status (with the list's other filters applied).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    /// Open.
+    pub open: u64,
+    /// Pending.
+    pub pending: u64,
+    /// Resolved.
+    pub resolved: u64,
+}
+
+/// A page of conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    /// Newest activity first.
+    pub items: Vec<ConversationOut>,
+    /// Cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+    /// Conversations per status, for the same filters without `status`.
+    pub counts: StatusCounts,
+}
+
+/// Message text search looks at messages of this many recent days only.
+const TEXT_SEARCH_DAYS: i64 = 90;
+/// Message text search needs at least this many characters.
+const TEXT_SEARCH_MIN_CHARS: usize = 3;
+
+/// `q` as a LIKE pattern `%q%`, lower-cased, its wildcards removed.
+fn like_pattern(q: &str) -> String {
+    format!("%{}%", q.replace(['%', '_', '\\'], "").to_lowercase())
+}
+
+/// The contacts of `workspace` matching `q`: phone in any format (exact E.164, index-friendly),
+/// a run of at least 4 digits inside the phone, or part of the name (case-insensitive).
+fn contacts_matching(workspace: Uuid, q: &str) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::Func;
+    let mut any = Condition::any().add(
+        Expr::expr(Func::lower(Expr::col((
+            contact::Entity,
+            contact::Column::Name,
+        ))))
+        .like(like_pattern(q)),
+    );
+    if let Some(ph) = Phone::parse(q) {
+        any = any.add(contact::Column::Phone.eq(ph.as_str()));
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let only_digits = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '+'));
+    if only_digits && digits.len() >= 4 {
+        // "0912 345" → "912345": E.164 drops the national 0.
+        let tail = digits.strip_prefix('0').unwrap_or(&digits);
+        any = any.add(contact::Column::Phone.contains(tail));
+    }
+    contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(any)
+        .into_query()
+}
+
 /// `GET /conversations`.
 pub async fn list(
     state: &AppState,
     p: &Principal,
     f: ConversationFilter,
-) -> AppResult<Page<ConversationOut>> {
+) -> AppResult<ConversationPage> {
     p.require(Permission::ReadInbox)?;
     let db = &state.db.read;
     let limit = f.limit.unwrap_or(50).clamp(1, 100);
-    let mut q = conversation::Entity::find()
-        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
-        .filter(conversation::Column::LastMessageAt.is_not_null());
-    if let Some(s) = &f.status {
-        if !matches!(s.as_str(), "open" | "pending" | "resolved") {
+    let mut cond = Condition::all()
+        .add(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .add(conversation::Column::LastMessageAt.is_not_null());
+    if let Some(id) = f.channel_account_id {
+        cond = cond.add(conversation::Column::ChannelAccountId.eq(id));
+    }
+    if let Some(platform) = f.channel.as_deref().filter(|s| !s.is_empty()) {
+        cond = cond.add(
+            conversation::Column::ChannelAccountId.in_subquery(
+                channel_account::Entity::find()
+                    .select_only()
+                    .column(channel_account::Column::Id)
+                    .filter(channel_account::Column::WorkspaceId.eq(p.workspace_id))
+                    .filter(channel_account::Column::Platform.eq(platform))
+                    .into_query(),
+            ),
+        );
+    }
+    match f.assignee.as_deref() {
+        None | Some("") | Some("any") => {}
+        Some("none") => cond = cond.add(conversation::Column::AssigneeId.is_null()),
+        Some("me") => cond = cond.add(conversation::Column::AssigneeId.eq(p.user_id)),
+        Some(id) => {
+            let id: Uuid = id.parse().map_err(|_| {
+                AppError::bad_request("invalid_assignee", "assignee is me, none or a user id")
+            })?;
+            cond = cond.add(conversation::Column::AssigneeId.eq(id));
+        }
+    }
+    if let Some(name) = f.label.as_deref().filter(|s| !s.is_empty()) {
+        cond = cond.add(
+            conversation::Column::Id.in_subquery(
+                conversation_label::Entity::find()
+                    .select_only()
+                    .column(conversation_label::Column::ConversationId)
+                    .inner_join(label::Entity)
+                    .filter(label::Column::WorkspaceId.eq(p.workspace_id))
+                    .filter(label::Column::Name.eq(name))
+                    .into_query(),
+            ),
+        );
+    }
+    if f.unread == Some(true) {
+        cond = cond.add(conversation::Column::UnreadCount.gt(0));
+    }
+    if f.has_phone == Some(true) {
+        cond = cond.add(
+            conversation::Column::ContactId.in_subquery(
+                contact::Entity::find()
+                    .select_only()
+                    .column(contact::Column::Id)
+                    .filter(contact::Column::WorkspaceId.eq(p.workspace_id))
+                    .filter(contact::Column::Phone.is_not_null())
+                    .into_query(),
+            ),
+        );
+    }
+    if f.blacklisted == Some(true) {
+        cond = cond.add(
+            conversation::Column::ContactId.in_subquery(
+                contact::Entity::find()
+                    .select_only()
+                    .column(contact::Column::Id)
+                    .filter(contact::Column::WorkspaceId.eq(p.workspace_id))
+                    .filter(
+                        contact::Column::Phone.in_subquery(
+                            blacklist::Entity::find()
+                                .select_only()
+                                .column(blacklist::Column::Phone)
+                                .filter(blacklist::Column::WorkspaceId.eq(p.workspace_id))
+                                .filter(blacklist::Column::LiftedAt.is_null())
+                                .into_query(),
+                        ),
+                    )
+                    .into_query(),
+            ),
+        );
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 100 {
+            return Err(AppError::bad_request(
+                "query_too_long",
+                "search at most 100 characters",
+            ));
+        }
+        let mut any = Condition::any()
+            .add(conversation::Column::ContactId.in_subquery(contacts_matching(p.workspace_id, q)));
+        if q.chars().count() >= TEXT_SEARCH_MIN_CHARS {
+            use sea_orm::sea_query::Func;
+            let since = Utc::now() - chrono::Duration::days(TEXT_SEARCH_DAYS);
+            any = any.add(
+                conversation::Column::Id.in_subquery(
+                    message::Entity::find()
+                        .select_only()
+                        .column(message::Column::ConversationId)
+                        .filter(message::Column::WorkspaceId.eq(p.workspace_id))
+                        .filter(message::Column::SentAt.gte(since))
+                        .filter(
+                            Expr::expr(Func::lower(Expr::col((
+                                message::Entity,
+                                message::Column::Text,
+                            ))))
+                            .like(like_pattern(q)),
+                        )
+                        .into_query(),
+                ),
+            );
+        }
+        cond = cond.add(any);
+    }
+    let rows: Vec<(String, i64)> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Status)
+        .column_as(Expr::col(conversation::Column::Id).count(), "n")
+        .filter(cond.clone())
+        .group_by(conversation::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts = StatusCounts::default();
+    for (status, n) in rows {
+        let n = u64::try_from(n).unwrap_or(0);
+        match status.as_str() {
+            "open" => counts.open = n,
+            "pending" => counts.pending = n,
+            "resolved" => counts.resolved = n,
+            _ => {}
+        }
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        if !matches!(s, "open" | "pending" | "resolved") {
             return Err(AppError::bad_request(
                 "invalid_status",
                 "status is open, pending or resolved",
             ));
         }
-        q = q.filter(conversation::Column::Status.eq(s.as_str()));
-    }
-    if let Some(id) = f.channel_account_id {
-        q = q.filter(conversation::Column::ChannelAccountId.eq(id));
-    }
-    if let Some(platform) = &f.channel {
-        let ids: Vec<Uuid> = channel_account::Entity::find()
-            .filter(channel_account::Column::WorkspaceId.eq(p.workspace_id))
-            .filter(channel_account::Column::Platform.eq(platform.as_str()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
-        q = q.filter(conversation::Column::ChannelAccountId.is_in(ids));
-    }
-    match f.assignee.as_deref() {
-        None => {}
-        Some("none") => q = q.filter(conversation::Column::AssigneeId.is_null()),
-        Some("me") => q = q.filter(conversation::Column::AssigneeId.eq(p.user_id)),
-        Some(id) => {
-            let id: Uuid = id.parse().map_err(|_| {
-                AppError::bad_request("invalid_assignee", "assignee is me, none or a user id")
-            })?;
-            q = q.filter(conversation::Column::AssigneeId.eq(id));
-        }
-    }
-    if let Some(name) = &f.label {
-        let ids: Vec<Uuid> = conversation_label::Entity::find()
-            .inner_join(label::Entity)
-            .filter(label::Column::WorkspaceId.eq(p.workspace_id))
-            .filter(label::Column::Name.eq(name.as_str()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|l| l.conversation_id)
-            .collect();
-        q = q.filter(conversation::Column::Id.is_in(ids));
-    }
-    if f.unread == Some(true) {
-        q = q.filter(conversation::Column::UnreadCount.gt(0));
+        cond = cond.add(conversation::Column::Status.eq(s));
     }
     if let Some(c) = &f.cursor {
         let (t, id) = decode_cursor(c)?;
-        q = q.filter(
+        cond = cond.add(
             Condition::any()
                 .add(conversation::Column::LastMessageAt.lt(t))
                 .add(
@@ -148,7 +306,8 @@ pub async fn list(
                 ),
         );
     }
-    let mut rows = q
+    let mut rows = conversation::Entity::find()
+        .filter(cond)
         .order_by_desc(conversation::Column::LastMessageAt)
         .order_by_desc(conversation::Column::Id)
         .limit(limit + 1)
@@ -162,9 +321,10 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Page {
+    Ok(ConversationPage {
         items: views::conversations_out(db, rows).await?,
         next_cursor,
+        counts,
     })
 }
 
@@ -625,4 +785,219 @@ pub async fn reply(
     }
     state.jobs_notify.notify_one();
     Ok(MessageOut::from(last))
+}
+
+/// A private note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteIn {
+    /// The note (1–5000 characters). `@Name` or `@emaillocalpart` of a member mentions them.
+    pub text: String,
+    /// Members to mention besides those written as `@…` in the text (user ids).
+    #[serde(default)]
+    pub mentions: Vec<Uuid>,
+}
+
+/// The members (user id, name, email) of a workspace.
+async fn members_of(
+    db: &impl sea_orm::ConnectionTrait,
+    workspace: Uuid,
+) -> Result<Vec<(Uuid, String, String)>, sea_orm::DbErr> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace))
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(_, u)| u.map(|u| (u.id, u.name, u.email)))
+        .collect())
+}
+
+/// Whether `text` holds `@handle` (case-insensitive) not followed by a letter or digit.
+fn mentions_handle(text: &str, handle: &str) -> bool {
+    let handle = handle.trim();
+    if handle.is_empty() {
+        return false;
+    }
+    let text = text.to_lowercase();
+    let needle = format!("@{}", handle.to_lowercase());
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&needle) {
+        let end = from + i + needle.len();
+        if !text[end..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        {
+            return true;
+        }
+        from = from + i + 1;
+    }
+    false
+}
+
+/// The members a note mentions: `@name` / `@emaillocalpart` in `text` plus `explicit` ids
+/// (400 when an explicit id is not a member). In member order, without duplicates.
+pub fn resolve_mentions(
+    members: &[(Uuid, String, String)],
+    text: &str,
+    explicit: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
+    if let Some(bad) = explicit
+        .iter()
+        .find(|id| !members.iter().any(|m| m.0 == **id))
+    {
+        return Err(AppError::bad_request(
+            "invalid_mention",
+            format!("{bad} is not a member of this workspace"),
+        ));
+    }
+    Ok(members
+        .iter()
+        .filter(|(id, name, email)| {
+            let local = email.split('@').next().unwrap_or_default();
+            explicit.contains(id) || mentions_handle(text, name) || mentions_handle(text, local)
+        })
+        .map(|m| m.0)
+        .collect())
+}
+
+/// `POST /conversations/{id}/notes`: a private note for the team, never sent to the platform.
+/// It is a message of kind `note` (direction `out`, sender `agent`, status `sent`) with the
+/// mentioned user ids in `meta.mentions`. It leaves the conversation's last message, preview,
+/// unread count and reply window alone (it is not a reply), is published as `message.created`,
+/// and each mentioned member (other than the author) gets a `mention` frame.
+pub async fn add_note(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    input: NoteIn,
+) -> AppResult<MessageOut> {
+    p.require(Permission::WorkInbox)?;
+    let text = input.text.trim();
+    if text.is_empty() {
+        return Err(AppError::bad_request("empty_note", "the note is empty"));
+    }
+    if text.chars().count() > 5000 {
+        return Err(AppError::bad_request(
+            "note_too_long",
+            "notes are limited to 5000 characters",
+        ));
+    }
+    let now = Utc::now();
+    let txn = state.db.write.begin().await?;
+    let c = conversation::Entity::find_by_id(id)
+        .filter(conversation::Column::WorkspaceId.eq(p.workspace_id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    let members = members_of(&txn, p.workspace_id).await?;
+    let mentioned = resolve_mentions(&members, text, &input.mentions)?;
+    let m = message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(p.workspace_id),
+        conversation_id: Set(c.id),
+        channel_account_id: Set(c.channel_account_id),
+        external_id: Set(None),
+        direction: Set("out".into()),
+        sender_kind: Set("agent".into()),
+        author_user_id: Set(p.user_id),
+        text: Set(Some(text.to_owned())),
+        attachments: Set(json!([])),
+        status: Set("sent".into()),
+        error: Set(None),
+        sent_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set("note".into()),
+        in_reply_to: Set(None),
+        meta: Set(Some(json!({ "mentions": mentioned }))),
+        hidden: Set(false),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let conv = views::conversation_out(&txn, p.workspace_id, id).await?;
+    txn.commit().await?;
+    let out = MessageOut::from(m);
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "message.created",
+            json!({ "message": out, "conversation": conv }),
+        )
+        .await;
+    let by_name = members
+        .iter()
+        .find(|m| Some(m.0) == p.user_id)
+        .map(|m| m.1.clone())
+        .unwrap_or_default();
+    for uid in mentioned.into_iter().filter(|u| Some(*u) != p.user_id) {
+        state
+            .bus
+            .publish(
+                p.workspace_id,
+                "mention",
+                json!({
+                    "user_id": uid,
+                    "conversation_id": id,
+                    "message_id": out.id,
+                    "by_user_id": p.user_id,
+                    "by_name": by_name,
+                }),
+            )
+            .await;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members() -> Vec<(Uuid, String, String)> {
+        vec![
+            (
+                Uuid::from_u128(1),
+                "Nguyễn Lan".into(),
+                "lan@shop.vn".into(),
+            ),
+            (
+                Uuid::from_u128(2),
+                "Minh".into(),
+                "minh.tran@shop.vn".into(),
+            ),
+            (Uuid::from_u128(3), "Minh Anh".into(), "anh@shop.vn".into()),
+        ]
+    }
+
+    #[test]
+    fn mentions_by_name_or_email_local_part() {
+        let m = members();
+        assert_eq!(
+            resolve_mentions(&m, "nhờ @nguyễn lan gọi lại", &[]).unwrap(),
+            vec![Uuid::from_u128(1)]
+        );
+        assert_eq!(
+            resolve_mentions(&m, "@minh.tran xem giúp", &[]).unwrap(),
+            vec![Uuid::from_u128(2)]
+        );
+        // "@Minh Anh" is Minh Anh; "@Minh" alone before a space also matches Minh.
+        assert_eq!(
+            resolve_mentions(&m, "@Minh Anh ơi", &[]).unwrap(),
+            vec![Uuid::from_u128(2), Uuid::from_u128(3)]
+        );
+        assert!(
+            resolve_mentions(&m, "email lan@shop.vn", &[])
+                .unwrap()
+                .is_empty()
+        );
+        assert!(resolve_mentions(&m, "@Minhx", &[]).unwrap().is_empty());
+        assert_eq!(
+            resolve_mentions(&m, "no at", &[Uuid::from_u128(3)]).unwrap(),
+            vec![Uuid::from_u128(3)]
+        );
+        assert!(resolve_mentions(&m, "x", &[Uuid::from_u128(9)]).is_err());
+    }
 }

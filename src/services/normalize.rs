@@ -1429,6 +1429,8 @@ async fn apply_receipt(
     let changed = message::Entity::find()
         .filter(message::Column::ConversationId.eq(conv.id))
         .filter(message::Column::Direction.eq("out"))
+        // Private notes are never sent: delivery and read receipts do not concern them.
+        .filter(message::Column::Kind.ne("note"))
         .filter(message::Column::Status.is_in(from.iter().copied()))
         .filter(cond)
         .all(txn)

@@ -340,13 +340,13 @@ test('6. the language switch turns labels English and back', { timeout: 60_000 }
   const openTab = p.locator(tid('filter-open'));
   const logout = p.locator(tid('logout'));
 
-  assert.equal((await openTab.textContent()).trim(), 'Mở');
+  assert.equal((await openTab.locator('.tab-label').textContent()).trim(), 'Mở');
   assert.equal((await sw.textContent()).trim(), 'English');
   assert.equal(await p.evaluate(() => document.documentElement.lang), 'vi');
 
   await sw.click();
   await eventually('labels in English', async () => {
-    assert.equal((await openTab.textContent()).trim(), 'Open');
+    assert.equal((await openTab.locator('.tab-label').textContent()).trim(), 'Open');
     assert.equal((await logout.textContent()).trim(), 'Sign out');
     assert.equal((await sw.textContent()).trim(), 'Tiếng Việt');
     assert.equal(await p.locator(tid('reply-input')).getAttribute('placeholder'), 'Type a message…');
@@ -361,12 +361,12 @@ test('6. the language switch turns labels English and back', { timeout: 60_000 }
   await p.reload();
   await p.locator(tid('conversation-list')).waitFor({ state: 'visible' });
   await eventually('still English after reload', async () => {
-    assert.equal((await p.locator(tid('filter-open')).textContent()).trim(), 'Open');
+    assert.equal((await p.locator(`${tid('filter-open')} .tab-label`).textContent()).trim(), 'Open');
   });
 
   await p.locator(tid('lang-switch')).click();
   await eventually('labels back in Vietnamese', async () => {
-    assert.equal((await p.locator(tid('filter-open')).textContent()).trim(), 'Mở');
+    assert.equal((await p.locator(`${tid('filter-open')} .tab-label`).textContent()).trim(), 'Mở');
     assert.equal((await p.locator(tid('logout')).textContent()).trim(), 'Đăng xuất');
     assert.equal((await p.locator(tid('lang-switch')).textContent()).trim(), 'English');
   });

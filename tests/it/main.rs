@@ -14,6 +14,7 @@ mod feedback;
 mod fulfillment;
 mod hardening;
 mod inbox;
+mod inbox_notes;
 mod ingest;
 mod leads;
 mod multinode;
