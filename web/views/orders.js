@@ -218,7 +218,7 @@ class OrderForm {
     const r = {};
     const n = this.itemsBody.children.length + 1;
     const cell = (key, props) => {
-      const el = h('input', { class: 'input', testid: `order-item-${key}`, 'aria-label': `${t(`orders.item.${key}`)} ${n}`, ...props, on: { input: () => this.recompute() } });
+      const el = h('input', { class: 'input', testid: `order-item-${key}`, 'aria-label': `${t(`orders.item.${key}`)} ${n}`, placeholder: t(`orders.item.${key}`), ...props, on: { input: () => this.recompute() } });
       r[key] = el;
       return h('td', {}, el);
     };
