@@ -183,3 +183,19 @@ test('a blacklisted phone needs an override reason to confirm', async () => {
   assert.notEqual(order.status, 'draft');
   assert.deepEqual(agent.errors, []);
 });
+
+test('an order from a lead starts with the lead\'s name and phone', async () => {
+  const lead = await eventually('a demo lead', async () => {
+    const list = await (await agent.request.get(`${server.baseUrl}/api/v1/leads?limit=20`)).json();
+    const l = (list.items ?? list).find((x) => x.phone);
+    assert.ok(l, 'no lead yet');
+    return l;
+  }, { timeout: 30_000, interval: 500 });
+  await agent.goto(`${server.baseUrl}/orders/new?lead=${lead.id}`);
+  await agent.locator(tid('order-form')).waitFor();
+  await eventually('phone prefilled from the lead', async () => {
+    const typed = (await agent.locator(tid('order-phone')).inputValue()).replace(/\s/g, '');
+    assert.equal(typed, lead.phone.replace(/^\+84/, '0'));
+  });
+  assert.deepEqual(agent.errors, []);
+});

@@ -290,7 +290,8 @@ class OrderForm {
     this.source = { conversation_id: q.get('conversation') || null, lead_id: q.get('lead') || null };
     try {
       if (this.source.lead_id) {
-        const l = await api.get(`/leads/${encodeURIComponent(this.source.lead_id)}`);
+        const d = await api.get(`/leads/${encodeURIComponent(this.source.lead_id)}`);
+        const l = d.lead ?? d; // LeadDetail: {lead, calls, audit, phone_record}
         this.source.conversation_id = this.source.conversation_id || l.conversation_id || null;
         if (!this.f.name.el.value) this.f.name.el.value = l.contact?.name ?? '';
         if (!this.f.phone.el.value) this.f.phone.el.value = formatPhone(l.phone || l.contact?.phone);
