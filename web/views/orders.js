@@ -174,7 +174,7 @@ class OrderForm {
     f.district = this.input('order-district', 'orders.f.district');
     f.fee = this.input('order-fee', 'orders.f.shipping_fee', { type: 'number', min: 0, step: 1000, value: '0', on: { input: () => this.recompute() } });
     f.discount = this.input('order-discount', 'orders.f.discount', { type: 'number', min: 0, step: 1000, value: '0', on: { input: () => this.recompute() } });
-    this.codOn = h('input', { type: 'checkbox', id: 'order-cod-on', testid: 'order-cod-on', checked: true, on: { change: () => { this.codTouched = true; this.recompute(); } } });
+    this.codOn = h('input', { type: 'checkbox', id: 'order-cod-on', testid: 'order-cod-on', checked: true, on: { change: () => { this.codTouched = false; this.recompute(); } } });
     f.cod = this.input('order-cod', 'orders.f.cod', { type: 'number', min: 0, step: 1000, on: { input: () => { this.codTouched = true; this.recompute(); } } });
     f.note = this.input('order-note', 'orders.f.note', { rows: 2 }, 'textarea');
     this.itemsBody = h('tbody', { testid: 'order-items' });
