@@ -1,5 +1,5 @@
 //! `tongdai demo`: the same server on a fresh SQLite database with a seeded workspace (an owner
-//! and an agent), a demo Facebook Page and its Instagram account wired to the built-in Graph
+//! an agent and a fulfillment member), a demo Facebook Page and its Instagram account wired to the built-in Graph
 //! sandbox on loopback, and generators of signed webhook traffic in Vietnamese: Messenger
 //! messages, comments and replies under a Page post, Instagram DMs and comments (some carry
 //! phone numbers), so a newcomer sees the inbox move within a minute. The sandbox knows the
@@ -17,6 +17,7 @@ use tongdai_connectors::facebook::sandbox::{
     GraphSandbox, SandboxInstagram, SandboxPage, SandboxPost, SandboxProfile, meta_json,
 };
 use tongdai_connectors::facebook::{sandbox, signature_header};
+use tongdai_connectors::standard_webhooks::{self, Secret};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -24,10 +25,13 @@ use crate::domain::role::Role;
 use crate::services::auth::create_user;
 use crate::startup::Application;
 use crate::store::Db;
-use crate::store::entities::channel_account;
+use crate::store::entities::{channel_account, webhook_endpoint};
 
 const OWNER: (&str, &str) = ("owner@demo.tongdai.vn", "demo-owner-123");
 const AGENT: (&str, &str) = ("agent@demo.tongdai.vn", "demo-agent-123");
+const FULFILLMENT: (&str, &str) = ("kho@demo.tongdai.vn", "demo-kho-123");
+/// The signing secret of the demo's loopback fulfillment receiver.
+const RECEIVER_SECRET: &str = "whsec_ZGVtby1mdWxmaWxsbWVudC1yZWNlaXZlci0yNDI=";
 /// The demo Facebook Page.
 pub const PAGE_ID: &str = "105000000000001";
 /// The demo Instagram professional account (linked to the Page).
@@ -156,6 +160,11 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     // "Connect Facebook" works too: the sandbox plays the login dialog.
     cfg.facebook.app_id = Some("tongdai-demo-app".to_owned());
     cfg.facebook.oauth_url = graph.oauth_dialog_url();
+    // The demo's own fulfillment receiver listens on loopback.
+    cfg.allow_private_webhook_targets = true;
+    let receiver = fulfillment_receiver()
+        .await
+        .context("starting the demo fulfillment receiver")?;
 
     let db = Db::connect(&cfg.database_url(), None).await?;
     db.migrate().await?;
@@ -168,6 +177,16 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         AGENT.1,
         "Nhân viên tư vấn",
         Role::Agent,
+        "Shop Demo",
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    create_user(
+        &db,
+        FULFILLMENT.0,
+        FULFILLMENT.1,
+        "Kho đóng gói",
+        Role::Fulfillment,
         "Shop Demo",
     )
     .await
@@ -195,10 +214,31 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         .insert(&db.write)
         .await?;
     }
+    let secret = Secret::parse(RECEIVER_SECRET).expect("the demo secret is well formed");
+    webhook_endpoint::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws.id),
+        url: Set(format!("http://{receiver}/fulfillment")),
+        secret_enc: Set(app.state().secrets.seal(secret.bytes())),
+        description: Set(Some("Kho demo (loopback)".into())),
+        event_types: Set(json!([])),
+        enabled: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        failing_since: Set(None),
+        last_success_at: Set(None),
+        disabled_reason: Set(None),
+    }
+    .insert(&db.write)
+    .await?;
     let addr = app.local_addr();
     println!("\ntongdai demo is running on http://{addr}\n");
     println!("  owner: {} / {}", OWNER.0, OWNER.1);
-    println!("  agent: {} / {}\n", AGENT.0, AGENT.1);
+    println!("  agent: {} / {}", AGENT.0, AGENT.1);
+    println!("  fulfillment: {} / {}\n", FULFILLMENT.0, FULFILLMENT.1);
+    println!(
+        "Confirmed orders are pushed (signed Standard Webhooks) to a demo fulfillment receiver on http://{receiver}/fulfillment."
+    );
     println!(
         "A demo fanpage and its Instagram account are wired to a local Facebook sandbox; signed Messenger messages arrive every {every} s,"
     );
@@ -221,6 +261,41 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         every,
     ));
     app.run_until_stopped(true).await
+}
+
+/// A loopback fulfillment receiver: verifies the Standard Webhooks signature of every push with
+/// the demo endpoint's secret and answers 204 (401 when it does not verify). Returns its address.
+async fn fulfillment_receiver() -> anyhow::Result<std::net::SocketAddr> {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    let secret = Secret::parse(RECEIVER_SECRET).expect("the demo secret is well formed");
+    let secret = std::sync::Arc::new(secret);
+    let app = axum::Router::new().route(
+        "/fulfillment",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let secret = secret.clone();
+            async move {
+                match standard_webhooks::verify(&secret, &headers, &body, Utc::now().timestamp()) {
+                    Ok(d) => {
+                        tracing::info!(webhook_id = %d.id, "demo fulfillment received a push");
+                        StatusCode::NO_CONTENT
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "demo fulfillment refused a push");
+                        StatusCode::UNAUTHORIZED
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "demo fulfillment receiver stopped");
+        }
+    });
+    Ok(addr)
 }
 
 /// Register in the sandbox what the demo's lookups ask for: the Page with its Instagram

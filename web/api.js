@@ -3,10 +3,12 @@
 
 export class ApiError extends Error {
   /** status 0 means the request never reached the server. */
-  constructor(status, code, message) {
+  constructor(status, code, message, details = null) {
     super(message || code);
     this.status = status;
     this.code = code;
+    /** The problem's `details` (e.g. `problems` of a 422 not_confirmable), when sent. */
+    this.details = details;
   }
 }
 
@@ -55,7 +57,7 @@ export async function request(method, path, body, { auth = true } = {}) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
   if (!res.ok) {
-    const err = new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText);
+    const err = new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText, data?.details ?? null);
     if (res.status === 401 && auth && onUnauthorized) onUnauthorized(err);
     throw err;
   }

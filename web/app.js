@@ -63,6 +63,7 @@ const VIEWS = [
 
 /** The first screen a role may see: the inbox for most, the board for fulfillment staff. */
 function homePath() {
+  if (session?.role === 'fulfillment') return '/fulfillment';
   const v = VIEWS.find((x) => x.allowed());
   return v ? `/${v.name}` : '/inbox';
 }

@@ -17,6 +17,7 @@ use crate::services::blacklist::{
 use crate::services::conversations::Page;
 use crate::services::orders::{
     self, CancelIn, ConfirmIn, OrderFilter, OrderIn, OrderOut, OrderPatch, OrderView, StatusIn,
+    SuggestionQuery, WardSuggestion,
 };
 use crate::services::shop::{self, ShopChannelIn, ShopChannelOut};
 use crate::state::AppState;
@@ -116,6 +117,19 @@ pub async fn phone_record(
     Ok(Json(orders::phone_record(&s, &p, &q.phone).await?))
 }
 
+/// Wards already used in this workspace's orders in a province, most used first (at most 50):
+/// the order form's suggestions (there is no bundled ward dataset).
+#[utoipa::path(get, path = "/api/v1/orders/address-suggestions", tag = "orders", params(SuggestionQuery), responses((status = 200, body = Vec<WardSuggestion>), (status = 400, body = crate::error::ErrorOut)))]
+pub async fn address_suggestions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<SuggestionQuery>,
+) -> AppResult<Json<Vec<WardSuggestion>>> {
+    Ok(Json(
+        orders::address_suggestions(&s, &p, &q.province).await?,
+    ))
+}
+
 /// The blacklist.
 #[utoipa::path(get, path = "/api/v1/blacklist", tag = "blacklist", params(BlacklistFilter), responses((status = 200, body = Vec<EntryOut>)))]
 pub async fn list_blacklist(
@@ -174,6 +188,7 @@ pub async fn create_shop_channel(
     cancel_order,
     set_order_status,
     phone_record,
+    address_suggestions,
     list_blacklist,
     add_blacklist,
     lift_blacklist,
@@ -186,6 +201,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orders", get(list_orders).post(create_order))
         .route("/api/v1/orders/phone-record", get(phone_record))
+        .route(
+            "/api/v1/orders/address-suggestions",
+            get(address_suggestions),
+        )
         .route("/api/v1/orders/{id}", get(get_order).patch(update_order))
         .route("/api/v1/orders/{id}/confirm", post(confirm_order))
         .route("/api/v1/orders/{id}/cancel", post(cancel_order))

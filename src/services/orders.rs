@@ -138,6 +138,10 @@ pub struct OrderFilter {
     pub phone: Option<String>,
     /// Orders of this contact.
     pub contact_id: Option<Uuid>,
+    /// Where it came from: `manual`, `conversation`, `lead`, `shop`, a marketplace.
+    pub source: Option<String>,
+    /// Orders of this channel (a page, an account or a shop channel).
+    pub channel_account_id: Option<Uuid>,
     /// Page size (1–100, default 50).
     pub limit: Option<u64>,
     /// Opaque cursor from the previous page.
@@ -1259,6 +1263,12 @@ pub async fn list(state: &AppState, p: &Principal, f: OrderFilter) -> AppResult<
         })?;
         q = q.filter(order::Column::Status.eq(st.as_str()));
     }
+    if let Some(src) = f.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        q = q.filter(order::Column::Source.eq(src));
+    }
+    if let Some(ch) = f.channel_account_id {
+        q = q.filter(order::Column::ChannelAccountId.eq(ch));
+    }
     if let Some(ph) = f.phone.as_deref().filter(|s| !s.trim().is_empty()) {
         let ph = Phone::parse(ph).ok_or_else(|| {
             AppError::bad_request("invalid_phone", "not a valid Vietnamese mobile number")
@@ -1313,6 +1323,64 @@ pub async fn list(state: &AppState, p: &Principal, f: OrderFilter) -> AppResult<
         items: items_out,
         next_cursor,
     })
+}
+
+/// A ward already used in the workspace's orders, with how often.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WardSuggestion {
+    /// The ward as typed on the orders.
+    pub ward: String,
+    /// Orders to it.
+    pub count: i64,
+}
+
+/// The province whose wards to suggest.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SuggestionQuery {
+    /// Province or city, as the order form stores it.
+    pub province: String,
+}
+
+/// `GET /orders/address-suggestions?province=`: the distinct wards of this workspace's orders in
+/// that province (exact name, trimmed), most used first, at most 50. There is no bundled ward
+/// dataset: the order form offers these as suggestions for its free-text ward input.
+pub async fn address_suggestions(
+    state: &AppState,
+    p: &Principal,
+    province: &str,
+) -> AppResult<Vec<WardSuggestion>> {
+    p.require(Permission::ReadOrders)?;
+    let province = province.trim();
+    if province.is_empty() {
+        return Err(AppError::bad_request(
+            "invalid_province",
+            "province is required",
+        ));
+    }
+    let rows: Vec<(Option<String>, i64)> = order::Entity::find()
+        .select_only()
+        .column(order::Column::Ward)
+        .column_as(order::Column::Id.count(), "n")
+        .filter(order::Column::WorkspaceId.eq(p.workspace_id))
+        .filter(order::Column::Province.eq(province))
+        .filter(order::Column::Ward.is_not_null())
+        .group_by(order::Column::Ward)
+        .into_tuple()
+        .all(&state.db.read)
+        .await?;
+    let mut merged: Vec<WardSuggestion> = Vec::new();
+    for (ward, n) in rows {
+        let Some(w) = ward.map(|w| w.trim().to_owned()).filter(|w| !w.is_empty()) else {
+            continue;
+        };
+        match merged.iter_mut().find(|s| s.ward == w) {
+            Some(s) => s.count += n,
+            None => merged.push(WardSuggestion { ward: w, count: n }),
+        }
+    }
+    merged.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.ward.cmp(&b.ward)));
+    merged.truncate(50);
+    Ok(merged)
 }
 
 // ---------------------------------------------------------------------------------------------

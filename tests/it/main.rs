@@ -19,6 +19,7 @@ mod ingest;
 mod leads;
 mod multinode;
 mod ops;
+mod order_form;
 mod orders;
 mod pipeline;
 mod realtime;
