@@ -1,0 +1,209 @@
+// Real-browser end-to-end tests of the settings screen against `tongdai demo`.
+//
+// One demo server and one headless Chromium for the whole file. Tests 1–7 share one desktop
+// page signed in as the owner, in order (login is limited to 5 attempts a minute per account);
+// test 8 signs the agent in on its own context. Run: node --test tests/e2e/settings.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemoServer, launchBrowser, newPage, login, eventually, tid } from './harness.mjs';
+
+let server;
+let browser;
+let page; // the owner's desktop page
+
+before(async () => {
+  server = await startDemoServer({ every: 1 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await server?.stop();
+  }
+});
+
+async function ownerPage() {
+  if (!page) {
+    page = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+    await login(page, server.baseUrl, server.owner);
+  }
+  return page;
+}
+
+/** Open a settings section from the menu and wait for it to render. */
+async function openSection(p, name) {
+  await p.locator(tid(`settings-nav-${name}`)).click();
+  await p.locator(tid(`settings-${name}`)).waitFor();
+  assert.equal(new URL(p.url()).pathname, `/settings/${name}`);
+}
+
+const noErrors = (p) => assert.deepEqual(p.errors, [], `uncaught page errors:\n${p.errors.join('\n')}`);
+
+test('1. /settings opens the channels section; the demo Page is active; the owner sees every section', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await p.locator(tid('nav-settings')).click();
+  await p.locator(tid('settings-channels')).waitFor();
+  assert.equal(new URL(p.url()).pathname, '/settings/channels');
+  const row = p.locator(`${tid('channel-row')}:has-text("Shop Demo Fanpage")`);
+  await row.waitFor();
+  assert.equal(await row.locator(tid('channel-status')).getAttribute('data-status'), 'active');
+  assert.equal(await row.locator(tid('channel-status')).textContent(), 'Đang hoạt động');
+  assert.equal(await row.locator(tid('channel-hide-phone')).count(), 1, 'lead settings of the Page');
+  assert.equal(await p.locator(tid('channels-connect')).getAttribute('href'), '/api/v1/channels/facebook/connect');
+  for (const s of ['channels', 'members', 'labels', 'canned', 'fulfillment', 'blacklist', 'assignment', 'feedback', 'events']) {
+    assert.ok(await p.locator(tid(`settings-nav-${s}`)).isVisible(), `menu entry ${s}`);
+  }
+  noErrors(p);
+});
+
+test('2. a label is created and listed with its colour (an empty name is refused in the form)', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'labels');
+  await p.locator(`${tid('label-list')}, ${tid('label-empty')}`).first().waitFor();
+  await p.locator(tid('label-add')).click();
+  await p.locator(tid('label-form-error')).waitFor();
+  await p.locator(tid('label-name')).fill('Khách VIP');
+  await p.locator(tid('label-color')).fill('#d97706');
+  await p.locator(tid('label-add')).click();
+  const row = p.locator(`${tid('label-row')}[data-name="Khách VIP"]`);
+  await row.waitFor();
+  assert.ok(await p.locator(tid('label-form-error')).isHidden());
+  const bg = await row.locator('.swatch').evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.equal(bg, 'rgb(217, 119, 6)');
+  // The same name again: the server's conflict is shown next to the form.
+  await p.locator(tid('label-name')).fill('Khách VIP');
+  await p.locator(tid('label-add')).click();
+  await p.locator(tid('label-form-error')).waitFor();
+  assert.equal(await p.locator(`${tid('label-row')}[data-name="Khách VIP"]`).count(), 1);
+  noErrors(p);
+});
+
+test('3. a canned response is created and listed under its category', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'canned');
+  await p.locator(tid('canned-shortcut')).fill('chaohang');
+  await p.locator(tid('canned-category')).fill('Kịch bản bán hàng');
+  await p.locator(tid('canned-content')).fill('Dạ shop chào anh/chị, anh/chị cần tư vấn mẫu nào ạ?');
+  await p.locator(tid('canned-save')).click();
+  const row = p.locator(`${tid('canned-group')}[data-category="Kịch bản bán hàng"] ${tid('canned-row')}[data-shortcut="chaohang"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /\/chaohang/);
+  // Stored: a reload shows it again.
+  await p.reload();
+  await row.waitFor();
+  noErrors(p);
+});
+
+test('4. a fulfillment endpoint is added, its secret shown once, and its log is empty', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'fulfillment');
+  await p.locator(tid('endpoint-url')).fill('https://kho.example.com/tongdai');
+  await p.locator(tid('endpoint-description')).fill('Kho Hà Nội');
+  await p.locator(tid('endpoint-ev-order.confirmed')).check();
+  await p.locator(tid('endpoint-save')).click();
+  const secretDialog = p.locator(tid('secret-dialog'));
+  await secretDialog.waitFor();
+  const secret = await p.locator(tid('secret-value')).inputValue();
+  assert.match(secret, /^whsec_/);
+  await p.locator(tid('secret-done')).click();
+  await secretDialog.waitFor({ state: 'detached' });
+  const row = p.locator(`${tid('endpoint-row')}:has-text("https://kho.example.com/tongdai")`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-state'), 'enabled');
+  await p.locator(tid('endpoint-log-empty')).waitFor();
+  // Never shown again.
+  await p.reload();
+  await row.waitFor();
+  await row.locator(tid('endpoint-log-open')).click();
+  await p.locator(tid('endpoint-log-empty')).waitFor();
+  assert.ok(!(await p.content()).includes(secret), 'the secret is not on the page any more');
+  noErrors(p);
+});
+
+test('5. a phone is added to the blacklist, found by search, and lifted with a reason', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'blacklist');
+  await p.locator(tid('blacklist-phone')).fill('0912 345 678');
+  await p.locator(tid('blacklist-reason')).fill('Bom hàng 3 lần');
+  await p.locator(tid('blacklist-add')).click();
+  const row = p.locator(`${tid('blacklist-row')}[data-phone="+84912345678"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /0912 345 678/);
+  assert.match(await row.textContent(), /Bom hàng 3 lần/);
+  // Search narrows the list.
+  await p.locator(tid('blacklist-search')).fill('0999999999');
+  await p.locator(tid('blacklist-empty')).waitFor();
+  await p.locator(tid('blacklist-search')).fill('345678');
+  await row.waitFor();
+  // Lift: a reason is required.
+  await row.locator(tid('blacklist-lift')).click();
+  await p.locator(tid('reason-dialog')).waitFor();
+  await p.locator(tid('reason-ok')).click();
+  await p.locator(tid('reason-error')).waitFor();
+  await p.locator(tid('reason-input')).fill('Khách đã thanh toán trước');
+  await p.locator(tid('reason-ok')).click();
+  await p.locator(tid('reason-dialog')).waitFor({ state: 'detached' });
+  await row.waitFor({ state: 'detached' });
+  await p.locator(tid('blacklist-include-lifted')).check();
+  const lifted = p.locator(`${tid('blacklist-row')}[data-phone="+84912345678"][data-lifted="true"]`);
+  await lifted.waitFor();
+  assert.match(await lifted.textContent(), /Khách đã thanh toán trước/);
+  noErrors(p);
+});
+
+test('6. an assignment rule is changed and still saved after a reload', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'assignment');
+  await p.locator(tid('rules-form')).waitFor();
+  await p.locator(tid('rule-max-open')).fill('0');
+  await p.locator(tid('rules-save')).click();
+  await p.locator(tid('rules-error')).waitFor();
+  await p.locator(tid('rule-max-open')).fill('17');
+  await p.locator(tid('rule-distribute-conversations')).check();
+  await p.locator(tid('rules-save')).click();
+  await eventually('settings stored', async () => {
+    const s = await (await p.request.get(`${server.baseUrl}/api/v1/pipeline-settings`)).json();
+    assert.equal(s.max_open_per_agent, 17);
+    assert.equal(s.distribute_conversations, true);
+  });
+  await p.reload();
+  await p.locator(tid('rules-form')).waitFor();
+  assert.equal(await p.locator(tid('rule-max-open')).inputValue(), '17');
+  assert.equal(await p.locator(tid('rule-distribute-conversations')).isChecked(), true);
+  noErrors(p);
+});
+
+test('7. at 360 px the section menu is a select', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await p.setViewportSize({ width: 360, height: 740 });
+  try {
+    assert.ok(await p.locator(tid('settings-select')).isVisible());
+    assert.ok(await p.locator(tid('settings-menu')).isHidden());
+    await p.locator(tid('settings-select')).selectOption('members');
+    await p.locator(tid('settings-members')).waitFor();
+    assert.equal(new URL(p.url()).pathname, '/settings/members');
+    await p.locator(tid('member-row')).first().waitFor();
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `no horizontal scroll of the page (${overflow}px)`);
+  } finally {
+    await p.setViewportSize({ width: 1280, height: 860 });
+  }
+  noErrors(p);
+});
+
+test('8. the agent role sees neither the settings nor the members section', { timeout: 60_000 }, async () => {
+  const p = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+  try {
+    await login(p, server.baseUrl, server.agent);
+    assert.equal(await p.locator(tid('nav-settings')).count(), 0);
+    await p.goto(`${server.baseUrl}/settings/members`);
+    await p.locator(tid('conversation-list')).waitFor();
+    assert.ok(!new URL(p.url()).pathname.startsWith('/settings'));
+    assert.equal(await p.locator(tid('settings-members')).count(), 0);
+    noErrors(p);
+  } finally {
+    await p.context().close();
+  }
+});
