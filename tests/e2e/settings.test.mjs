@@ -5,6 +5,7 @@
 // test 8 signs the agent in on its own context. Run: node --test tests/e2e/settings.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startDemoServer, launchBrowser, newPage, login, eventually, tid } from './harness.mjs';
 
 let server;
@@ -206,4 +207,62 @@ test('8. the agent role sees neither the settings nor the members section', { ti
   } finally {
     await p.context().close();
   }
+});
+
+test('9. a shop channel is created (secret once); its confirmed order shows in the endpoint log, with details and redeliver', { timeout: 90_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'channels');
+  await p.locator(tid('shop-name')).fill('Website shop');
+  await p.locator(tid('shop-create')).click();
+  await p.locator(tid('secret-dialog')).waitFor();
+  const secret = await p.locator(tid('secret-value')).inputValue();
+  assert.match(secret, /^whsec_/);
+  const hook = await p.locator(tid('shop-webhook-url')).textContent();
+  const channelId = hook.split('/').pop();
+  await p.locator(tid('secret-done')).click();
+  await p.locator(`${tid('shop-row')}[data-id="${channelId}"]`).waitFor();
+
+  // The log of the endpoint made in test 4 is open while the shop pushes a confirmed order.
+  await openSection(p, 'fulfillment');
+  const row = p.locator(`${tid('endpoint-row')}:has-text("https://kho.example.com/tongdai")`);
+  await row.locator(tid('endpoint-log-open')).click();
+  await p.locator(tid('endpoint-log-empty')).waitFor();
+
+  const body = JSON.stringify({
+    type: 'order.created',
+    data: {
+      id: 'WEB-1001',
+      items: [{ sku: 'POLO-M', name: 'Áo Polo M', quantity: 1, unit_price: 250000 }],
+      recipient: { name: 'Nguyễn Văn A', phone: '0912345678', address: { street: '72 Thành Thái', ward: 'Phường 14', province: 'TP. Hồ Chí Minh' } },
+      shipping_fee: 30000,
+    },
+  });
+  const msgId = `msg_${crypto.randomUUID()}`;
+  const ts = String(Math.floor(Date.now() / 1000));
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const sig = `v1,${crypto.createHmac('sha256', key).update(`${msgId}.${ts}.${body}`).digest('base64')}`;
+  const res = await fetch(`${server.baseUrl}/webhooks/shop/${channelId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': ts, 'webhook-signature': sig },
+    body,
+  });
+  assert.equal(res.status, 200, await res.text());
+
+  // Live: the order.confirmed message appears without a reload.
+  const message = p.locator(`${tid('endpoint-message')}`).first();
+  await message.waitFor({ timeout: 20_000 });
+  assert.match(await message.textContent(), /order\.confirmed/);
+  // kho.example.com does not answer here: the first attempt and the retry 5 s later fail,
+  // and the log follows live (webhook.attempt_failed frames). The next retry is minutes away.
+  await eventually('two failed attempts shown', async () => {
+    const attempts = Number(await message.locator('td.num').textContent());
+    assert.ok(attempts >= 2, `attempts ${attempts}`);
+  }, { timeout: 30_000 });
+  await message.locator(tid('endpoint-message-open')).click();
+  await p.locator(tid('message-dialog')).waitFor();
+  assert.match(await p.locator(tid('endpoint-message-body')).textContent(), /WEB-1001/);
+  assert.ok((await p.locator(tid('endpoint-delivery')).count()) >= 2, 'every attempt listed');
+  await p.locator(tid('endpoint-redeliver')).click();
+  await p.locator(tid('message-dialog')).waitFor({ state: 'detached' });
+  noErrors(p);
 });

@@ -364,6 +364,7 @@ export default {
   'settings.e.msg.result': 'Result',
   'settings.e.msg.when': 'When',
   'settings.e.redeliver': 'Redeliver',
+  'settings.e.redeliver_conflict': 'Cannot redeliver now: the endpoint is disabled, or this message is being sent right now. Try again in a moment.',
   'settings.e.redelivered': 'Queued for redelivery.',
   'settings.e.disabled_toast': 'The fulfillment endpoint {url} was disabled after failing for days. Fix the receiver, then enable it again.',
   'settings.b.lead': 'Phones that refuse COD orders: added automatically after returns, or by hand.',

@@ -364,6 +364,7 @@ export default {
   'settings.e.msg.result': 'Kết quả',
   'settings.e.msg.when': 'Lúc',
   'settings.e.redeliver': 'Gửi lại',
+  'settings.e.redeliver_conflict': 'Chưa gửi lại được: địa chỉ đang tạm tắt, hoặc tin này đang được gửi ngay lúc này. Hãy thử lại sau ít phút.',
   'settings.e.redelivered': 'Đã xếp lịch gửi lại.',
   'settings.e.disabled_toast': 'Địa chỉ giao vận {url} đã bị tắt vì lỗi kéo dài. Hãy sửa bên nhận rồi bật lại.',
   'settings.b.lead': 'Số điện thoại hay bom hàng: tự động thêm khi hoàn đơn COD nhiều lần, hoặc thêm tay.',

@@ -231,7 +231,7 @@ export function mount(container, ctx) {
           toast(t('settings.e.redelivered'));
           d.close();
           loadLog();
-        } catch (e) { err.show(e); }
+        } catch (e) { err.show(e.status === 409 ? 'settings.e.redeliver_conflict' : e); }
       }));
       replaceChildren(body,
         h('dl', { class: 'facts' },
@@ -279,6 +279,9 @@ export function mount(container, ctx) {
       if (type.startsWith('webhook.')) {
         if (data?.endpoint_id && data.endpoint_id === selected) reloadLog();
         reloadList();
+      } else if (type === 'order.created' || type === 'order.updated') {
+        // A confirmed order queues a message for the endpoints: show it as pending.
+        if (selected) reloadLog();
       } else if (type === 'webhook_endpoint.disabled') {
         toast(t('settings.e.disabled_toast', { url: data?.url ?? '' }), { kind: 'warn', ms: 0 });
         load();
