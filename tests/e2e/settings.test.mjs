@@ -266,3 +266,66 @@ test('9. a shop channel is created (secret once); its confirmed order shows in t
   await p.locator(tid('message-dialog')).waitFor({ state: 'detached' });
   noErrors(p);
 });
+
+test('10. a marketer added in Members sees only the channel, label and canned-response sections', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'members');
+  await p.locator(tid('member-row')).first().waitFor();
+  await p.locator(tid('member-email')).fill('marketing@demo.tongdai.vn');
+  await p.locator(tid('member-name')).fill('Trần Thị Marketing');
+  await p.locator(tid('member-password')).fill('short');
+  await p.locator(tid('member-role')).selectOption('marketer');
+  await p.locator(tid('member-add')).click();
+  await p.locator(tid('member-form-error')).waitFor(); // the password is too short
+  await p.locator(tid('member-password')).fill('matkhau-dai-hon');
+  await p.locator(tid('member-add')).click();
+  const row = p.locator(`${tid('member-row')}:has-text("marketing@demo.tongdai.vn")`);
+  await row.waitFor();
+  assert.equal(await row.locator(tid('member-role-select')).inputValue(), 'marketer');
+
+  const m = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+  try {
+    await login(m, server.baseUrl, { email: 'marketing@demo.tongdai.vn', password: 'matkhau-dai-hon' });
+    await m.locator(tid('nav-settings')).click();
+    await m.locator(tid('settings-channels')).waitFor();
+    const shown = await m.locator(`${tid('settings-menu')} a`).evaluateAll((as) => as.map((a) => a.dataset.testid));
+    assert.deepEqual(shown, ['settings-nav-channels', 'settings-nav-labels', 'settings-nav-canned']);
+    // A section the role may not use sends it to its first section.
+    await m.goto(`${server.baseUrl}/settings/members`);
+    await m.locator(tid('settings-channels')).waitFor();
+    assert.equal(new URL(m.url()).pathname, '/settings/channels');
+    noErrors(m);
+  } finally {
+    await m.context().close();
+  }
+  noErrors(p);
+});
+
+test('11. switching the language re-labels the menu and the rows without errors', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'labels');
+  const del = p.locator(`${tid('label-row')}[data-name="Khách VIP"] ${tid('label-delete')}`);
+  await del.waitFor();
+  assert.equal(await del.textContent(), 'Xóa');
+  await p.locator(tid('lang-switch')).click();
+  try {
+    await eventually('English labels', async () => {
+      assert.equal(await p.locator(tid('settings-nav-labels')).textContent(), 'Labels');
+      assert.equal(await del.textContent(), 'Delete');
+    });
+  } finally {
+    await p.locator(tid('lang-switch')).click();
+  }
+  await eventually('Vietnamese again', async () => {
+    assert.equal(await p.locator(tid('settings-nav-labels')).textContent(), 'Nhãn');
+  });
+  // Deleting asks first; cancelling keeps the label.
+  await del.click();
+  await p.locator(tid('confirm-dialog')).waitFor();
+  await p.locator(tid('confirm-cancel')).click();
+  assert.equal(await p.locator(`${tid('label-row')}[data-name="Khách VIP"]`).count(), 1);
+  await del.click();
+  await p.locator(tid('confirm-ok')).click();
+  await p.locator(`${tid('label-row')}[data-name="Khách VIP"]`).waitFor({ state: 'detached' });
+  noErrors(p);
+});
