@@ -35,6 +35,10 @@ async function ownerPage() {
 
 /** Open a settings section from the menu and wait for it to render. */
 async function openSection(p, name) {
+  if (!(await p.locator(tid('settings-menu')).isVisible())) {
+    await p.locator(tid('nav-settings')).click();
+    await p.locator(tid('settings-menu')).waitFor();
+  }
   await p.locator(tid(`settings-nav-${name}`)).click();
   await p.locator(tid(`settings-${name}`)).waitFor();
   assert.equal(new URL(p.url()).pathname, `/settings/${name}`);
@@ -327,5 +331,32 @@ test('11. switching the language re-labels the menu and the rows without errors'
   await del.click();
   await p.locator(tid('confirm-ok')).click();
   await p.locator(`${tid('label-row')}[data-name="Khách VIP"]`).waitFor({ state: 'detached' });
+  noErrors(p);
+});
+
+test('12. live: a member going off shift and a history import update the screen without a reload', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  const csrf = (await p.context().cookies()).find((c) => c.name === 'tongdai_csrf').value;
+  const setAvailable = async (available) => {
+    const r = await p.request.put(`${server.baseUrl}/api/v1/me/availability`, { data: { available }, headers: { 'X-CSRF-Token': csrf } });
+    assert.equal(r.status(), 200);
+  };
+  await openSection(p, 'members');
+  const mine = p.locator(`${tid('member-row')}:has-text("${server.owner.email}") ${tid('member-available')}`);
+  await mine.waitFor();
+  await setAvailable(false);
+  await eventually('off shift', async () => assert.equal(await mine.textContent(), 'Ngoài ca'));
+  await setAvailable(true);
+  await eventually('on shift', async () => assert.equal(await mine.textContent(), 'Đang trong ca'));
+
+  await openSection(p, 'channels');
+  const page = p.locator(`${tid('channel-row')}:has-text("Shop Demo Fanpage")`);
+  await page.locator(tid('channel-backfill-start')).click();
+  await eventually('the import runs and finishes', async () => {
+    assert.equal(await page.locator(tid('channel-backfill')).getAttribute('data-state'), 'done');
+  }, { timeout: 30_000 });
+  assert.match(await page.locator(tid('channel-backfill')).textContent(), /Hoàn tất/);
+  // While it ran the button was gone; it is back now.
+  await page.locator(tid('channel-backfill-start')).waitFor();
   noErrors(p);
 });

@@ -202,7 +202,14 @@ export function mount(container, ctx) {
     handleEvent(type, data) {
       if (type === 'member.updated') {
         const m = members?.find((x) => x.user?.id === data?.user_id);
-        if (m) { m.available = !!data.available; renderMembers(); }
+        if (!m) return;
+        m.available = !!data.available;
+        // Only the badge changes, so a cap being typed in another row is kept.
+        const badge = tableEl.querySelector(`[data-testid="member-row"][data-id="${CSS.escape(m.id)}"] [data-testid="member-available"]`);
+        if (badge) {
+          badge.className = m.available ? 'badge badge-ok' : 'badge';
+          badge.textContent = t(m.available ? 'settings.m.on' : 'settings.m.off');
+        } else renderMembers();
       } else if (type === 'resync') {
         loadMembers();
         loadKeys();
