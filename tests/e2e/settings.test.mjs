@@ -360,3 +360,33 @@ test('12. live: a member going off shift and a history import update the screen 
   await page.locator(tid('channel-backfill-start')).waitFor();
   noErrors(p);
 });
+
+test('13. a canned response is edited; the feedback and dead-letter sections render their data', { timeout: 60_000 }, async () => {
+  const p = await ownerPage();
+  await openSection(p, 'canned');
+  const row = p.locator(`${tid('canned-row')}[data-shortcut="chaohang"]`);
+  await row.locator(tid('canned-edit')).click();
+  assert.equal(await p.locator(tid('canned-shortcut')).inputValue(), 'chaohang');
+  await p.locator(tid('canned-content')).fill('Dạ em chào anh/chị ạ!');
+  await p.locator(tid('canned-save')).click();
+  await eventually('edited text shown', async () => assert.match(await row.textContent(), /Dạ em chào anh\/chị ạ!/));
+
+  await openSection(p, 'feedback');
+  await p.locator(tid('feedback-form')).waitFor();
+  assert.equal(await p.locator(tid('feedback-enabled')).isChecked(), true);
+  assert.equal(await p.locator(tid('feedback-delay')).inputValue(), '24');
+  await p.locator(tid('feedback-delay')).fill('48');
+  await p.locator(tid('feedback-save')).click();
+  await eventually('feedback delay stored, assignment rules kept', async () => {
+    const s = await (await p.request.get(`${server.baseUrl}/api/v1/pipeline-settings`)).json();
+    assert.equal(s.feedback_delay_hours, 48);
+    assert.equal(s.max_open_per_agent, 17, 'the rule saved in test 6 is kept');
+  });
+  await p.locator(`${tid('feedback-empty')}, ${tid('feedback-row')}`).first().waitFor();
+
+  await openSection(p, 'events');
+  await p.locator(`${tid('events-empty')}, ${tid('event-row')}`).first().waitFor();
+  await p.locator(tid('events-status')).selectOption('unrouted');
+  await p.locator(`${tid('events-empty')}, ${tid('event-row')}`).first().waitFor();
+  noErrors(p);
+});
