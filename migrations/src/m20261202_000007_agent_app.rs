@@ -19,7 +19,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Contact::Table)
-                    .add_column(&mut text_null(Contact::Note))
+                    .add_column(text_null(Contact::Note))
                     .to_owned(),
             )
             .await
