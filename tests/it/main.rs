@@ -21,5 +21,6 @@ mod orders;
 mod pipeline;
 mod realtime;
 mod replies;
+mod reports;
 mod social;
 mod social_actions;
