@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
-    RelationTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, RelationTrait, Statement,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,8 +24,8 @@ use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
 use crate::state::AppState;
 use crate::store::entities::{
-    channel_account, contact, contact_identity, conversation, feedback, lead, message, order,
-    order_event, user,
+    channel_account, contact, contact_identity, conversation, feedback, lead, order, order_event,
+    user,
 };
 
 /// The longest range, in days.
@@ -395,10 +395,7 @@ impl Range {
             None => to - Duration::days(29),
         };
         if from > to {
-            return Err(AppError::bad_request(
-                "invalid_range",
-                "from is after to",
-            ));
+            return Err(AppError::bad_request("invalid_range", "from is after to"));
         }
         if (to - from).num_days() + 1 > MAX_DAYS {
             return Err(AppError::bad_request(
@@ -519,12 +516,6 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         .collect();
 
     // Conversations opened in the range.
-    let in_range_convs = conversation::Entity::find()
-        .select_only()
-        .column(conversation::Column::Id)
-        .filter(conversation::Column::WorkspaceId.eq(ws))
-        .filter(conversation::Column::CreatedAt.gte(r.start))
-        .filter(conversation::Column::CreatedAt.lt(r.end));
     let convs: Vec<(Uuid, Uuid, DateTime<Utc>, Option<serde_json::Value>)> =
         conversation::Entity::find()
             .select_only()
@@ -562,59 +553,67 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         *referrals.entry(key).or_default() += 1;
     }
 
-    // First response.
-    let firsts: Vec<(Uuid, Option<DateTime<Utc>>)> = message::Entity::find()
-        .select_only()
-        .column(message::Column::ConversationId)
-        .column_as(message::Column::SentAt.min(), "first_in")
-        .filter(message::Column::WorkspaceId.eq(ws))
-        .filter(message::Column::Direction.eq("in"))
-        .filter(message::Column::ConversationId.in_subquery(in_range_convs.clone().into_query()))
-        .group_by(message::Column::ConversationId)
-        .into_tuple()
-        .all(db)
+    // First response: per conversation opened in the range, its first customer message and the
+    // first agent reply after it. Correlated sub-selects walk the message index
+    // (conversation_id, sent_at) a few rows per conversation, however long the threads are.
+    let backend = db.get_database_backend();
+    let ph: [&str; 3] = if backend == DbBackend::Postgres {
+        ["$1", "$2", "$3"]
+    } else {
+        ["?", "?", "?"]
+    };
+    let reply = |col: &str| {
+        format!(
+            "(SELECT m.{col} FROM message m WHERE m.conversation_id = x.id AND m.sent_at >= x.first_in \
+             AND m.direction = 'out' AND m.sender_kind = 'agent' AND m.kind <> 'note' AND m.status <> 'failed' \
+             ORDER BY m.sent_at LIMIT 1)"
+        )
+    };
+    let sql = format!(
+        "SELECT x.id, x.first_in, {reply_at} AS reply_at, {reply_by} AS reply_by FROM \
+         (SELECT c.id, (SELECT MIN(m.sent_at) FROM message m WHERE m.conversation_id = c.id AND m.direction = 'in') AS first_in \
+          FROM conversation c WHERE c.workspace_id = {} AND c.created_at >= {} AND c.created_at < {}) x \
+         WHERE x.first_in IS NOT NULL",
+        ph[0],
+        ph[1],
+        ph[2],
+        reply_at = reply("sent_at"),
+        reply_by = reply("author_user_id"),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [ws.into(), r.start.into(), r.end.into()],
+        ))
         .await?;
-    let replies: Vec<(Uuid, DateTime<Utc>, Option<Uuid>)> = message::Entity::find()
-        .select_only()
-        .column(message::Column::ConversationId)
-        .column(message::Column::SentAt)
-        .column(message::Column::AuthorUserId)
-        .filter(message::Column::WorkspaceId.eq(ws))
-        .filter(message::Column::Direction.eq("out"))
-        .filter(message::Column::SenderKind.eq("agent"))
-        .filter(message::Column::Kind.ne("note"))
-        .filter(message::Column::Status.ne("failed"))
-        .filter(message::Column::ConversationId.in_subquery(in_range_convs.into_query()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut first_reply: HashMap<Uuid, Vec<(DateTime<Utc>, Option<Uuid>)>> = HashMap::new();
-    for (c, at, author) in replies {
-        first_reply.entry(c).or_default().push((at, author));
+    let mut firsts: Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<Uuid>)> =
+        Vec::with_capacity(rows.len());
+    for row in rows {
+        firsts.push((
+            row.try_get("", "id")?,
+            row.try_get("", "first_in")?,
+            row.try_get("", "reply_at")?,
+            row.try_get("", "reply_by")?,
+        ));
     }
     let conv_channel: HashMap<Uuid, Uuid> = convs.iter().map(|c| (c.0, c.1)).collect();
     let mut all = Vec::new();
     let mut per_channel: HashMap<Uuid, Vec<i64>> = HashMap::new();
     let mut per_agent: HashMap<Uuid, Vec<i64>> = HashMap::new();
     let mut unanswered = 0;
-    for (c, first_in) in firsts {
-        let Some(first_in) = first_in else { continue };
-        let reply = first_reply.get(&c).and_then(|rs| {
-            rs.iter()
-                .filter(|(at, _)| *at >= first_in)
-                .min_by_key(|(at, _)| *at)
-        });
-        let Some((at, author)) = reply else {
+    for (c, first_in, reply_at, author) in firsts {
+        let Some(at) = reply_at else {
             unanswered += 1;
             continue;
         };
-        let secs = (*at - first_in).num_seconds();
+        let secs = (at - first_in).num_seconds();
         all.push(secs);
         if let Some(ch) = conv_channel.get(&c) {
             per_channel.entry(*ch).or_default().push(secs);
         }
         if let Some(a) = author {
-            per_agent.entry(*a).or_default().push(secs);
+            per_agent.entry(a).or_default().push(secs);
         }
     }
     let mut fr_by_channel: Vec<ChannelResponse> = per_channel
@@ -657,21 +656,27 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         .filter(lead::Column::WorkspaceId.eq(ws))
         .filter(lead::Column::CreatedAt.gte(r.start))
         .filter(lead::Column::CreatedAt.lt(r.end));
-    let leads_rows: Vec<(Uuid, Option<Uuid>, Option<Uuid>, String, String, DateTime<Utc>)> =
-        lead::Entity::find()
-            .select_only()
-            .column(lead::Column::Id)
-            .column(lead::Column::ChannelAccountId)
-            .column(lead::Column::AssigneeId)
-            .column(lead::Column::Stage)
-            .column(lead::Column::Source)
-            .column(lead::Column::CreatedAt)
-            .filter(lead::Column::WorkspaceId.eq(ws))
-            .filter(lead::Column::CreatedAt.gte(r.start))
-            .filter(lead::Column::CreatedAt.lt(r.end))
-            .into_tuple()
-            .all(db)
-            .await?;
+    let leads_rows: Vec<(
+        Uuid,
+        Option<Uuid>,
+        Option<Uuid>,
+        String,
+        String,
+        DateTime<Utc>,
+    )> = lead::Entity::find()
+        .select_only()
+        .column(lead::Column::Id)
+        .column(lead::Column::ChannelAccountId)
+        .column(lead::Column::AssigneeId)
+        .column(lead::Column::Stage)
+        .column(lead::Column::Source)
+        .column(lead::Column::CreatedAt)
+        .filter(lead::Column::WorkspaceId.eq(ws))
+        .filter(lead::Column::CreatedAt.gte(r.start))
+        .filter(lead::Column::CreatedAt.lt(r.end))
+        .into_tuple()
+        .all(db)
+        .await?;
     let lead_orders: Vec<(Option<Uuid>, i64)> = order::Entity::find()
         .select_only()
         .column(order::Column::LeadId)
@@ -929,8 +934,14 @@ mod tests {
 
     #[test]
     fn zones_and_offsets() {
-        assert_eq!(parse_tz("Asia/Ho_Chi_Minh").unwrap().local_minus_utc(), 7 * 3600);
-        assert_eq!(parse_tz("+05:30").unwrap().local_minus_utc(), 5 * 3600 + 1800);
+        assert_eq!(
+            parse_tz("Asia/Ho_Chi_Minh").unwrap().local_minus_utc(),
+            7 * 3600
+        );
+        assert_eq!(
+            parse_tz("+05:30").unwrap().local_minus_utc(),
+            5 * 3600 + 1800
+        );
         assert_eq!(parse_tz("-03:00").unwrap().local_minus_utc(), -3 * 3600);
         assert!(parse_tz("Europe/Nowhere").is_none());
         assert!(parse_tz("+7").is_none());

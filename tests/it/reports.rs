@@ -60,14 +60,25 @@ async fn opened_at(app: &TestApp, c: &conversation::Model, t: DateTime<Utc>) {
 }
 
 /// An agent's reply through the API, then moved to `t` (and made a private note if asked).
-async fn reply_at(app: &TestApp, agent: &Agent, c: &conversation::Model, t: DateTime<Utc>, note: bool) {
+async fn reply_at(
+    app: &TestApp,
+    agent: &Agent,
+    c: &conversation::Model,
+    t: DateTime<Utc>,
+    note: bool,
+) {
     let res = agent
         .post(
             &format!("/api/v1/conversations/{}/messages", c.id),
             json!({ "text": "Dạ shop chào anh/chị ạ" }),
         )
         .await;
-    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        202,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let out: Value = res.json().await.unwrap();
     let id: Uuid = out["id"].as_str().unwrap().parse().unwrap();
     let m = message::Entity::find_by_id(id)
@@ -92,7 +103,13 @@ async fn lead_of(app: &TestApp, c: &conversation::Model) -> lead::Model {
         .expect("a lead from the phone in the message")
 }
 
-async fn set_lead(app: &TestApp, l: lead::Model, t: DateTime<Utc>, stage: &str, assignee: Option<Uuid>) {
+async fn set_lead(
+    app: &TestApp,
+    l: lead::Model,
+    t: DateTime<Utc>,
+    stage: &str,
+    assignee: Option<Uuid>,
+) {
     let mut am = l.into_active_model();
     am.created_at = Set(t);
     am.stage = Set(stage.into());
@@ -164,7 +181,15 @@ async fn order_with(
     o
 }
 
-async fn answer(app: &TestApp, o: &order::Model, rating: i32, category: Option<&str>, t: DateTime<Utc>) {
+/// A feedback answer at `t` on its own order of `c` (delivered before the range).
+async fn answer(
+    app: &TestApp,
+    c: &conversation::Model,
+    rating: i32,
+    category: Option<&str>,
+    t: DateTime<Utc>,
+) {
+    let o = order_with(app, c, None, "delivered", 1, at("2026-10-20T00:00:00Z")).await;
     fb::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(o.workspace_id),
@@ -188,7 +213,12 @@ fn day_counts(v: &Value) -> Vec<(String, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["day"].as_str().unwrap().to_owned(), d["count"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap().to_owned(),
+                d["count"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -233,7 +263,9 @@ async fn the_report_counts_exact_figures_by_local_day() {
     // c2: 16:59 UTC is 23:59 on 1 Nov; never answered; came from an ad.
     opened_at(&app, &c2, at("2026-11-01T16:59:00Z")).await;
     let mut am = conv_of(&app, "psid-2").await.into_active_model();
-    am.referral = Set(Some(json!({ "source": "ADS", "kind": "OPEN_THREAD", "ad_id": "ad-9" })));
+    am.referral = Set(Some(
+        json!({ "source": "ADS", "kind": "OPEN_THREAD", "ad_id": "ad-9" }),
+    ));
     am.update(&app.state.db.write).await.unwrap();
     // c3: a private note after 10 s does not count; the reply after 60 s does.
     opened_at(&app, &c3, at("2026-11-02T10:00:00Z")).await;
@@ -251,14 +283,38 @@ async fn the_report_counts_exact_figures_by_local_day() {
 
     // Orders: one delivered (Page A, 250.000) and one returned at 01:00 local on 2 Nov
     // (Page B, 100.000); a delivery outside the range.
-    let delivered = order_with(&app, &c1, Some(l1_id), "delivered", 250_000, at("2026-11-02T01:00:00Z")).await;
-    order_with(&app, &c3, None, "returned", 100_000, at("2026-11-01T18:00:00Z")).await;
-    order_with(&app, &c3, None, "delivered", 999_000, at("2026-11-03T18:00:00Z")).await;
+    order_with(
+        &app,
+        &c1,
+        Some(l1_id),
+        "delivered",
+        250_000,
+        at("2026-11-02T01:00:00Z"),
+    )
+    .await;
+    order_with(
+        &app,
+        &c3,
+        None,
+        "returned",
+        100_000,
+        at("2026-11-01T18:00:00Z"),
+    )
+    .await;
+    order_with(
+        &app,
+        &c3,
+        None,
+        "delivered",
+        999_000,
+        at("2026-11-03T18:00:00Z"),
+    )
+    .await;
 
     // Feedback: a 1 (delivery), a 2 (not categorised yet), a 5.
-    answer(&app, &delivered, 1, Some("delivery"), at("2026-11-02T02:00:00Z")).await;
-    answer(&app, &delivered, 2, None, at("2026-11-02T03:00:00Z")).await;
-    answer(&app, &delivered, 5, None, at("2026-11-02T04:00:00Z")).await;
+    answer(&app, &c1, 1, Some("delivery"), at("2026-11-02T02:00:00Z")).await;
+    answer(&app, &c1, 2, None, at("2026-11-02T03:00:00Z")).await;
+    answer(&app, &c3, 5, None, at("2026-11-02T04:00:00Z")).await;
 
     let r = owner
         .json("/api/v1/reports?from=2026-11-01&to=2026-11-02&tz=Asia/Ho_Chi_Minh")
@@ -268,7 +324,10 @@ async fn the_report_counts_exact_figures_by_local_day() {
 
     let conv = &r["conversations"];
     assert_eq!(conv["total"], 3);
-    assert_eq!(day_counts(conv), days(&[("2026-11-01", 1), ("2026-11-02", 2)]));
+    assert_eq!(
+        day_counts(conv),
+        days(&[("2026-11-01", 1), ("2026-11-02", 2)])
+    );
     assert_eq!(conv["by_channel"][0]["channel_id"], a.to_string());
     assert_eq!(conv["by_channel"][0]["count"], 2);
     assert_eq!(conv["by_channel"][1]["count"], 1);
@@ -276,8 +335,14 @@ async fn the_report_counts_exact_figures_by_local_day() {
 
     let leads = &r["leads"];
     assert_eq!(leads["total"], 2);
-    assert_eq!(day_counts(leads), days(&[("2026-11-01", 1), ("2026-11-02", 1)]));
-    assert_eq!(leads["by_source"], json!([{ "key": "message", "count": 2 }]));
+    assert_eq!(
+        day_counts(leads),
+        days(&[("2026-11-01", 1), ("2026-11-02", 1)])
+    );
+    assert_eq!(
+        leads["by_source"],
+        json!([{ "key": "message", "count": 2 }])
+    );
 
     let fr = &r["first_response"];
     assert_eq!(fr["count"], 2);
@@ -288,23 +353,48 @@ async fn the_report_counts_exact_figures_by_local_day() {
     assert_eq!(fr["by_agent"][0]["user_id"], agent_id.to_string());
     assert_eq!(fr["by_agent"][0]["count"], 2);
     assert_eq!(fr["by_channel"].as_array().unwrap().len(), 2);
-    assert!(r["agents"].as_array().unwrap().iter().any(|x| x["id"] == agent_id.to_string()));
+    assert!(
+        r["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == agent_id.to_string())
+    );
 
     let cv = &r["conversion"];
     assert_eq!(
-        (cv["leads"].as_u64(), cv["won"].as_u64(), cv["converted"].as_u64(), cv["orders_confirmed"].as_u64()),
+        (
+            cv["leads"].as_u64(),
+            cv["won"].as_u64(),
+            cv["converted"].as_u64(),
+            cv["orders_confirmed"].as_u64()
+        ),
         (Some(2), Some(1), Some(1), Some(1))
     );
     assert_eq!(cv["rate"], 0.5);
     let by_agent = cv["by_agent"].as_array().unwrap();
-    let mine = by_agent.iter().find(|x| x["user_id"] == agent_id.to_string()).unwrap();
-    assert_eq!((mine["leads"].as_u64(), mine["rate"].as_f64()), (Some(1), Some(1.0)));
+    let mine = by_agent
+        .iter()
+        .find(|x| x["user_id"] == agent_id.to_string())
+        .unwrap();
+    assert_eq!(
+        (mine["leads"].as_u64(), mine["rate"].as_f64()),
+        (Some(1), Some(1.0))
+    );
     let nobody = by_agent.iter().find(|x| x["user_id"].is_null()).unwrap();
-    assert_eq!((nobody["leads"].as_u64(), nobody["rate"].as_f64()), (Some(1), Some(0.0)));
+    assert_eq!(
+        (nobody["leads"].as_u64(), nobody["rate"].as_f64()),
+        (Some(1), Some(0.0))
+    );
 
     let o = &r["orders"];
     assert_eq!(
-        (o["delivered"].as_u64(), o["returned"].as_u64(), o["delivered_cod"].as_i64(), o["returned_cod"].as_i64()),
+        (
+            o["delivered"].as_u64(),
+            o["returned"].as_u64(),
+            o["delivered_cod"].as_i64(),
+            o["returned_cod"].as_i64()
+        ),
         (Some(1), Some(1), Some(250_000), Some(100_000))
     );
     assert_eq!(o["return_rate"], 0.5);
@@ -320,7 +410,12 @@ async fn the_report_counts_exact_figures_by_local_day() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["key"].as_str().unwrap().to_owned(), c["count"].as_u64().unwrap()))
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_owned(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     cats.sort();
     assert_eq!(cats, vec![("delivery".into(), 1), ("pending".into(), 1)]);
@@ -339,7 +434,10 @@ async fn the_report_counts_exact_figures_by_local_day() {
     let u = owner
         .json("/api/v1/reports?from=2026-11-01&to=2026-11-02&tz=UTC")
         .await;
-    assert_eq!(day_counts(&u["conversations"]), days(&[("2026-11-01", 2), ("2026-11-02", 1)]));
+    assert_eq!(
+        day_counts(&u["conversations"]),
+        days(&[("2026-11-01", 2), ("2026-11-02", 1)])
+    );
     assert_eq!(u["orders"]["by_day"][0]["returned"], 1);
     assert_eq!(u["orders"]["by_day"][1]["delivered"], 1);
 
@@ -376,7 +474,10 @@ async fn only_managers_and_marketers_read_reports_and_ranges_are_checked() {
     // Another workspace's traffic never shows: today's report of Shop P is empty.
     let today = owner.json("/api/v1/reports").await;
     assert_eq!(today["conversations"]["total"], 0);
-    assert_eq!(today["conversations"]["by_day"].as_array().unwrap().len(), 30);
+    assert_eq!(
+        today["conversations"]["by_day"].as_array().unwrap().len(),
+        30
+    );
     let theirs = other.json("/api/v1/reports").await;
     assert_eq!(theirs["conversations"]["total"], 1);
 
