@@ -24,8 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
 use crate::state::AppState;
 use crate::store::entities::{
-    channel_account, contact, contact_identity, conversation, feedback, lead, order, order_event,
-    user,
+    channel_account, conversation, feedback, lead, order, order_event, user,
 };
 
 /// The longest range, in days.
@@ -432,6 +431,13 @@ impl Range {
         (0..self.days() as i64).contains(&i).then_some(i as usize)
     }
 
+    /// The index of local day `YYYY-MM-DD` (in range).
+    fn day_index(&self, day: &str) -> Option<usize> {
+        let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        let i = (d - self.from).num_days();
+        (0..self.days() as i64).contains(&i).then_some(i as usize)
+    }
+
     fn day_name(&self, i: usize) -> String {
         (self.from + Duration::days(i as i64))
             .format("%Y-%m-%d")
@@ -459,16 +465,16 @@ fn key_counts(m: HashMap<String, u64>) -> Vec<KeyCount> {
         .collect()
 }
 
-/// Total, by channel and by day of `(channel, created_at)` rows.
-fn volume(r: &Range, rows: &[(Option<Uuid>, DateTime<Utc>)]) -> Volume {
+/// Total, by channel and by day of `(channel, local day, count)` groups.
+fn volume(r: &Range, groups: &[(Option<Uuid>, String, u64)]) -> Volume {
     let mut by_channel: HashMap<Option<Uuid>, u64> = HashMap::new();
     let mut days: Vec<HashMap<Option<Uuid>, u64>> = vec![HashMap::new(); r.days()];
     let mut total = 0;
-    for (ch, at) in rows {
-        let Some(i) = r.day_of(*at) else { continue };
-        total += 1;
-        *by_channel.entry(*ch).or_default() += 1;
-        *days[i].entry(*ch).or_default() += 1;
+    for (ch, day, n) in groups {
+        let Some(i) = r.day_index(day) else { continue };
+        total += n;
+        *by_channel.entry(*ch).or_default() += n;
+        *days[i].entry(*ch).or_default() += n;
     }
     Volume {
         total,
@@ -482,6 +488,25 @@ fn volume(r: &Range, rows: &[(Option<Uuid>, DateTime<Utc>)]) -> Volume {
                 by_channel: channel_counts(m),
             })
             .collect(),
+    }
+}
+
+/// The SQL of the local day (`YYYY-MM-DD`) of timestamp column `col` at `offset_minutes`.
+fn day_sql(backend: DbBackend, col: &str, offset_minutes: i32) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "to_char(({col} AT TIME ZONE 'UTC') + interval '{offset_minutes} minutes', 'YYYY-MM-DD')"
+        ),
+        _ => format!("date({col}, '{offset_minutes:+} minutes')"),
+    }
+}
+
+/// `$1, $2, $3` on PostgreSQL, `?` three times elsewhere.
+fn placeholders(backend: DbBackend) -> [&'static str; 3] {
+    if backend == DbBackend::Postgres {
+        ["$1", "$2", "$3"]
+    } else {
+        ["?", "?", "?"]
     }
 }
 
@@ -515,28 +540,44 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         })
         .collect();
 
-    // Conversations opened in the range.
-    let convs: Vec<(Uuid, Uuid, DateTime<Utc>, Option<serde_json::Value>)> =
-        conversation::Entity::find()
-            .select_only()
-            .column(conversation::Column::Id)
-            .column(conversation::Column::ChannelAccountId)
-            .column(conversation::Column::CreatedAt)
-            .column(conversation::Column::Referral)
-            .filter(conversation::Column::WorkspaceId.eq(ws))
-            .filter(conversation::Column::CreatedAt.gte(r.start))
-            .filter(conversation::Column::CreatedAt.lt(r.end))
-            .into_tuple()
-            .all(db)
-            .await?;
-    let conv_rows: Vec<(Option<Uuid>, DateTime<Utc>)> =
-        convs.iter().map(|c| (Some(c.1), c.2)).collect();
-    let conversations = volume(&r, &conv_rows);
+    // Conversations opened in the range, grouped by channel and local day in SQL.
+    let backend = db.get_database_backend();
+    let ph = placeholders(backend);
+    let offset_minutes = r.offset.local_minus_utc() / 60;
+    let bounds = || -> [sea_orm::Value; 3] { [ws.into(), r.start.into(), r.end.into()] };
+    let sql = format!(
+        "SELECT channel_account_id AS ch, {day} AS day, COUNT(*) AS n FROM conversation \
+         WHERE workspace_id = {} AND created_at >= {} AND created_at < {} GROUP BY channel_account_id, {day}",
+        ph[0],
+        ph[1],
+        ph[2],
+        day = day_sql(backend, "created_at", offset_minutes),
+    );
+    let mut groups = Vec::new();
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, bounds()))
+        .await?
+    {
+        let ch: Option<Uuid> = row.try_get("", "ch")?;
+        let day: String = row.try_get("", "day")?;
+        let n: i64 = row.try_get("", "n")?;
+        groups.push((ch, day, u64::try_from(n).unwrap_or(0)));
+    }
+    let conversations = volume(&r, &groups);
+    let referred: Vec<Option<serde_json::Value>> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Referral)
+        .filter(conversation::Column::WorkspaceId.eq(ws))
+        .filter(conversation::Column::CreatedAt.gte(r.start))
+        .filter(conversation::Column::CreatedAt.lt(r.end))
+        .filter(conversation::Column::Referral.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
 
     // Referrals of those conversations.
     let mut referrals: HashMap<String, u64> = HashMap::new();
-    for (_, _, _, referral) in &convs {
-        let Some(v) = referral else { continue };
+    for v in referred.iter().flatten() {
         let field = |k: &str| {
             v.get(k)
                 .and_then(|x| x.as_str())
@@ -556,12 +597,6 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
     // First response: per conversation opened in the range, its first customer message and the
     // first agent reply after it. Correlated sub-selects walk the message index
     // (conversation_id, sent_at) a few rows per conversation, however long the threads are.
-    let backend = db.get_database_backend();
-    let ph: [&str; 3] = if backend == DbBackend::Postgres {
-        ["$1", "$2", "$3"]
-    } else {
-        ["?", "?", "?"]
-    };
     let reply = |col: &str| {
         format!(
             "(SELECT m.{col} FROM message m WHERE m.conversation_id = x.id AND m.sent_at >= x.first_in \
@@ -570,8 +605,8 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         )
     };
     let sql = format!(
-        "SELECT x.id, x.first_in, {reply_at} AS reply_at, {reply_by} AS reply_by FROM \
-         (SELECT c.id, (SELECT MIN(m.sent_at) FROM message m WHERE m.conversation_id = c.id AND m.direction = 'in') AS first_in \
+        "SELECT x.channel_account_id AS ch, x.first_in, {reply_at} AS reply_at, {reply_by} AS reply_by FROM \
+         (SELECT c.id, c.channel_account_id, (SELECT MIN(m.sent_at) FROM message m WHERE m.conversation_id = c.id AND m.direction = 'in') AS first_in \
           FROM conversation c WHERE c.workspace_id = {} AND c.created_at >= {} AND c.created_at < {}) x \
          WHERE x.first_in IS NOT NULL",
         ph[0],
@@ -581,37 +616,30 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         reply_by = reply("author_user_id"),
     );
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [ws.into(), r.start.into(), r.end.into()],
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, bounds()))
         .await?;
     let mut firsts: Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<Uuid>)> =
         Vec::with_capacity(rows.len());
     for row in rows {
         firsts.push((
-            row.try_get("", "id")?,
+            row.try_get("", "ch")?,
             row.try_get("", "first_in")?,
             row.try_get("", "reply_at")?,
             row.try_get("", "reply_by")?,
         ));
     }
-    let conv_channel: HashMap<Uuid, Uuid> = convs.iter().map(|c| (c.0, c.1)).collect();
     let mut all = Vec::new();
     let mut per_channel: HashMap<Uuid, Vec<i64>> = HashMap::new();
     let mut per_agent: HashMap<Uuid, Vec<i64>> = HashMap::new();
     let mut unanswered = 0;
-    for (c, first_in, reply_at, author) in firsts {
+    for (ch, first_in, reply_at, author) in firsts {
         let Some(at) = reply_at else {
             unanswered += 1;
             continue;
         };
         let secs = (at - first_in).num_seconds();
         all.push(secs);
-        if let Some(ch) = conv_channel.get(&c) {
-            per_channel.entry(*ch).or_default().push(secs);
-        }
+        per_channel.entry(ch).or_default().push(secs);
         if let Some(a) = author {
             per_agent.entry(a).or_default().push(secs);
         }
@@ -656,21 +684,12 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         .filter(lead::Column::WorkspaceId.eq(ws))
         .filter(lead::Column::CreatedAt.gte(r.start))
         .filter(lead::Column::CreatedAt.lt(r.end));
-    let leads_rows: Vec<(
-        Uuid,
-        Option<Uuid>,
-        Option<Uuid>,
-        String,
-        String,
-        DateTime<Utc>,
-    )> = lead::Entity::find()
+    let leads_rows: Vec<(Uuid, Option<Uuid>, Option<Uuid>, String)> = lead::Entity::find()
         .select_only()
         .column(lead::Column::Id)
         .column(lead::Column::ChannelAccountId)
         .column(lead::Column::AssigneeId)
         .column(lead::Column::Stage)
-        .column(lead::Column::Source)
-        .column(lead::Column::CreatedAt)
         .filter(lead::Column::WorkspaceId.eq(ws))
         .filter(lead::Column::CreatedAt.gte(r.start))
         .filter(lead::Column::CreatedAt.lt(r.end))
@@ -692,14 +711,33 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         .into_iter()
         .filter_map(|(l, n)| l.map(|l| (l, u64::try_from(n).unwrap_or(0))))
         .collect();
-    let lead_volume_rows: Vec<(Option<Uuid>, DateTime<Utc>)> =
-        leads_rows.iter().map(|l| (l.1, l.5)).collect();
+    let sql = format!(
+        "SELECT channel_account_id AS ch, {day} AS day, source, COUNT(*) AS n FROM lead \
+         WHERE workspace_id = {} AND created_at >= {} AND created_at < {} GROUP BY channel_account_id, {day}, source",
+        ph[0],
+        ph[1],
+        ph[2],
+        day = day_sql(backend, "created_at", offset_minutes),
+    );
+    let mut lead_groups = Vec::new();
     let mut sources: HashMap<String, u64> = HashMap::new();
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, bounds()))
+        .await?
+    {
+        let ch: Option<Uuid> = row.try_get("", "ch")?;
+        let day: String = row.try_get("", "day")?;
+        let source: String = row.try_get("", "source")?;
+        let n = u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0);
+        if r.day_index(&day).is_some() {
+            *sources.entry(source).or_default() += n;
+        }
+        lead_groups.push((ch, day, n));
+    }
     let mut overall = Conversion::default();
     let mut conv_by_channel: HashMap<Option<Uuid>, Conversion> = HashMap::new();
     let mut conv_by_agent: HashMap<Option<Uuid>, Conversion> = HashMap::new();
-    for (id, ch, assignee, stage, source, _) in &leads_rows {
-        *sources.entry(source.clone()).or_default() += 1;
+    for (id, ch, assignee, stage) in &leads_rows {
         let n = orders_of.get(id).copied().unwrap_or(0);
         for c in [
             &mut overall,
@@ -714,7 +752,7 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
         }
     }
     let leads = LeadVolume {
-        volume: volume(&r, &lead_volume_rows),
+        volume: volume(&r, &lead_groups),
         by_source: key_counts(sources),
     };
     let mut by_channel: Vec<ChannelConversion> = conv_by_channel
@@ -851,34 +889,24 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
     };
 
     // New contacts and the channel of their first identity.
-    let new_contacts = contact::Entity::find()
-        .select_only()
-        .column(contact::Column::Id)
-        .filter(contact::Column::WorkspaceId.eq(ws))
-        .filter(contact::Column::MergedInto.is_null())
-        .filter(contact::Column::CreatedAt.gte(r.start))
-        .filter(contact::Column::CreatedAt.lt(r.end));
-    let new_contact_count = new_contacts.clone().count(db).await?;
-    let identities: Vec<(Uuid, Uuid, DateTime<Utc>)> = contact_identity::Entity::find()
-        .select_only()
-        .column(contact_identity::Column::ContactId)
-        .column(contact_identity::Column::ChannelAccountId)
-        .column(contact_identity::Column::CreatedAt)
-        .filter(contact_identity::Column::WorkspaceId.eq(ws))
-        .filter(contact_identity::Column::ContactId.in_subquery(new_contacts.into_query()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut first_channel: HashMap<Uuid, (DateTime<Utc>, Uuid)> = HashMap::new();
-    for (c, ch, at) in identities {
-        let e = first_channel.entry(c).or_insert((at, ch));
-        if (at, ch) < *e {
-            *e = (at, ch);
-        }
-    }
+    let sql = format!(
+        "SELECT f.ch AS ch, COUNT(*) AS n FROM (SELECT (SELECT ci.channel_account_id FROM contact_identity ci \
+         WHERE ci.contact_id = c.id ORDER BY ci.created_at, ci.id LIMIT 1) AS ch FROM contact c \
+         WHERE c.workspace_id = {} AND c.created_at >= {} AND c.created_at < {} AND c.merged_into IS NULL) f GROUP BY f.ch",
+        ph[0], ph[1], ph[2],
+    );
+    let mut new_contact_count = 0;
     let mut found: HashMap<Option<Uuid>, u64> = HashMap::new();
-    for (_, ch) in first_channel.into_values() {
-        *found.entry(Some(ch)).or_default() += 1;
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, bounds()))
+        .await?
+    {
+        let ch: Option<Uuid> = row.try_get("", "ch")?;
+        let n = u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0);
+        new_contact_count += n;
+        if ch.is_some() {
+            *found.entry(ch).or_default() += n;
+        }
     }
     let found_us = FoundUs {
         new_contacts: new_contact_count,
@@ -910,7 +938,6 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
             .collect()
     };
 
-    let offset_minutes = r.offset.local_minus_utc() / 60;
     Ok(ReportOut {
         from: r.from.format("%Y-%m-%d").to_string(),
         to: r.to.format("%Y-%m-%d").to_string(),
