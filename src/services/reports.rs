@@ -362,6 +362,11 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
+/// (channel, first customer message, first agent reply after it, its author).
+type FirstRow = (Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<Uuid>);
+/// (order, new status, when, channel, COD).
+type OutcomeRow = (Uuid, Option<String>, DateTime<Utc>, Option<Uuid>, i64);
+
 /// The range: local days and their UTC bounds.
 struct Range {
     from: NaiveDate,
@@ -618,8 +623,7 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, bounds()))
         .await?;
-    let mut firsts: Vec<(Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<Uuid>)> =
-        Vec::with_capacity(rows.len());
+    let mut firsts: Vec<FirstRow> = Vec::with_capacity(rows.len());
     for row in rows {
         firsts.push((
             row.try_get("", "ch")?,
@@ -788,23 +792,22 @@ pub async fn report(state: &AppState, p: &Principal, q: ReportQuery) -> AppResul
     };
 
     // Orders that became delivered or returned in the range.
-    let outcomes: Vec<(Uuid, Option<String>, DateTime<Utc>, Option<Uuid>, i64)> =
-        order_event::Entity::find()
-            .select_only()
-            .column(order_event::Column::OrderId)
-            .column(order_event::Column::ToStatus)
-            .column(order_event::Column::CreatedAt)
-            .column(order::Column::ChannelAccountId)
-            .column(order::Column::CodAmount)
-            .join(JoinType::InnerJoin, order_event::Relation::Order.def())
-            .filter(order_event::Column::WorkspaceId.eq(ws))
-            .filter(order_event::Column::Kind.eq("status"))
-            .filter(order_event::Column::ToStatus.is_in(["delivered", "returned"]))
-            .filter(order_event::Column::CreatedAt.gte(r.start))
-            .filter(order_event::Column::CreatedAt.lt(r.end))
-            .into_tuple()
-            .all(db)
-            .await?;
+    let outcomes: Vec<OutcomeRow> = order_event::Entity::find()
+        .select_only()
+        .column(order_event::Column::OrderId)
+        .column(order_event::Column::ToStatus)
+        .column(order_event::Column::CreatedAt)
+        .column(order::Column::ChannelAccountId)
+        .column(order::Column::CodAmount)
+        .join(JoinType::InnerJoin, order_event::Relation::Order.def())
+        .filter(order_event::Column::WorkspaceId.eq(ws))
+        .filter(order_event::Column::Kind.eq("status"))
+        .filter(order_event::Column::ToStatus.is_in(["delivered", "returned"]))
+        .filter(order_event::Column::CreatedAt.gte(r.start))
+        .filter(order_event::Column::CreatedAt.lt(r.end))
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut seen = HashSet::new();
     let mut o_all = Outcomes::default();
     let mut o_days: Vec<Outcomes> = (0..r.days()).map(|_| Outcomes::default()).collect();
