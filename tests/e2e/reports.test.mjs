@@ -92,7 +92,7 @@ test('at 360 px the screen fits without horizontal scroll', { timeout: 60_000 },
 test('the agent has no Reports item', { timeout: 60_000 }, async () => {
   const page = await newPage(browser, { viewport: { width: 1280, height: 800 } });
   await login(page, server.baseUrl, server.agent);
-  assert.ok(await page.locator(tid('nav-inbox')).count() >= 0);
+  await page.locator(tid('nav-inbox')).waitFor({ state: 'visible' });
   assert.equal(await page.locator(tid('nav-reports')).count(), 0);
   assert.deepEqual(page.errors, []);
   await page.context().close();
