@@ -492,6 +492,17 @@ async fn only_managers_and_marketers_read_reports_and_ranges_are_checked() {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["code"], code, "{q}");
     }
+    // The route is in the OpenAPI document.
+    let doc: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"]["/api/v1/reports"]["get"].is_object());
     // A whole year is fine.
     assert_eq!(
         owner
