@@ -139,6 +139,9 @@ function stackedBars({ rows, series, yLabel, xLabel, fmt = num, label }) {
     grid.append(svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'rc-tick' }, fmt(v)));
   }
   root.append(grid);
+  // Transparent columns under the bars, so a whole day has a tooltip with its total.
+  const hits = svg('g', { class: 'rc-hits' });
+  root.append(hits);
   const bars = svg('g', { class: 'rc-bars' });
   rows.forEach((r, i) => {
     let acc = 0;
@@ -152,8 +155,7 @@ function stackedBars({ rows, series, yLabel, xLabel, fmt = num, label }) {
         class: `rc-bar rc-s${series[s].series ?? s % SERIES}`,
       }, tip(`${r.label} · ${series[s].label}: ${fmt(v)}`)));
     });
-    // A transparent column so the whole day has a tooltip with its total.
-    bars.append(svg('rect', { x: L + i * bw, y: T, width: bw, height: ph, class: 'rc-hit' },
+    hits.append(svg('rect', { x: L + i * bw, y: T, width: bw, height: ph, class: 'rc-hit' },
       tip(`${r.label}: ${fmt(totals[i])}`)));
   });
   root.append(bars);
