@@ -48,6 +48,8 @@ pub enum Permission {
     FulfillOrders,
     /// Fulfillment endpoints, shop channels, the blacklist, pipeline settings.
     ManagePipeline,
+    /// The reports: volumes, first-response time, conversion, deliveries, complaints.
+    ReadReports,
 }
 
 impl Role {
@@ -59,7 +61,7 @@ impl Role {
             Role::Marketer => {
                 matches!(
                     p,
-                    ManageChannels | ReadInbox | ManageInboxSettings | ReadOrders
+                    ManageChannels | ReadInbox | ManageInboxSettings | ReadOrders | ReadReports
                 )
             }
             Role::Agent => matches!(

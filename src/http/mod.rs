@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod pipeline_webhooks;
+pub mod reports;
 pub mod web;
 pub mod webhooks;
 pub mod ws;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(connect::router())
         .merge(ws::router())
         .merge(feedback::router())
+        .merge(reports::router())
         .merge(ops::router())
         .merge(openapi::router())
         .merge(web::router())

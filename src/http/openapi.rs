@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use crate::http::{
     admin, auth, connect, feedback, fulfillment, inbox, leads, media, orders, pipeline_webhooks,
-    webhooks,
+    reports, webhooks,
 };
 use crate::state::AppState;
 
@@ -80,6 +80,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         feedback::Api::openapi(),
         fulfillment::Api::openapi(),
         leads::Api::openapi(),
+        reports::Api::openapi(),
     ] {
         doc.merge(part);
     }

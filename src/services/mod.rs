@@ -23,6 +23,7 @@ pub mod orders;
 pub mod outbound;
 pub mod pipeline;
 pub mod profiles;
+pub mod reports;
 pub mod settings;
 pub mod shop;
 pub mod views;

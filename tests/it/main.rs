@@ -24,5 +24,6 @@ mod orders;
 mod pipeline;
 mod realtime;
 mod replies;
+mod reports;
 mod social;
 mod social_actions;
