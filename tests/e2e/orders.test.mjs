@@ -98,11 +98,9 @@ test('the agent makes an order from a conversation, totals are right, and confir
 test('the fulfillment board gets the order live, packs it, and the agent sees it and the delivery', async () => {
   assert.ok(server.fulfillment, 'the demo prints a fulfillment user');
   const board = await newPage(browser, { viewport: { width: 360, height: 780 } });
-  // app.js's homePath() lands the fulfillment role on /orders (the first view it may read),
-  // not on the board: sign in, then open the board (reported; app.js is not this part's).
-  await login(board, server.baseUrl, server.fulfillment, { waitFor: 'orders-list' });
-  await board.goto(`${server.baseUrl}/fulfillment`);
-  await board.locator(tid('fulfillment-board')).waitFor();
+  // Fulfillment staff land on their board.
+  await login(board, server.baseUrl, server.fulfillment, { waitFor: 'fulfillment-board' });
+  assert.equal(new URL(board.url()).pathname, '/fulfillment');
   // A second order, confirmed while the board is open, arrives live.
   await agent.goto(`${server.baseUrl}/orders/new?conversation=${(await conversationWithPhone(agent)).id}`);
   await agent.locator(tid('order-form')).waitFor();

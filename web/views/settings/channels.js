@@ -18,6 +18,7 @@ export function mount(container, ctx) {
   const manage = ctx.can('channels');
   const pipeline = ctx.can('pipeline');
   let accounts = [];
+  const backfillFrames = new Map(); // account id → channel.backfill frames seen
   const cards = new Map(); // id → {root, parts…}
   const listEl = h('div', { class: 'channel-list', testid: 'channel-list' }, loading());
   const shopList = h('div', { class: 'table-wrap' });
@@ -136,7 +137,14 @@ export function mount(container, ctx) {
         b.addEventListener('click', () => busy(b, async () => {
           err.clear();
           try {
-            replace(await api.post(`/channel-accounts/${id}/backfill`));
+            // The import may start, run and finish (live frames) before this answer arrives:
+            // then its "queued" is older than what the frames said and must not win.
+            const seen = backfillFrames.get(id) ?? 0;
+            const answer = await api.post(`/channel-accounts/${id}/backfill`);
+            if ((backfillFrames.get(id) ?? 0) !== seen) {
+              answer.backfill = accounts.find((x) => x.id === id)?.backfill ?? answer.backfill;
+            }
+            replace(answer);
             toast(t('settings.ch.import_started'));
           } catch (e) { err.show(e); }
         }));
@@ -276,6 +284,7 @@ export function mount(container, ctx) {
       if (type === 'channel.backfill') {
         const a = accounts.find((x) => x.id === data?.channel_account_id);
         if (!a) { load(); return; }
+        backfillFrames.set(a.id, (backfillFrames.get(a.id) ?? 0) + 1);
         a.backfill = data.backfill;
         const c = cards.get(a.id);
         if (c) c.update(a);
