@@ -814,26 +814,47 @@ async fn members_of(
 }
 
 /// Whether `text` holds `@handle` (case-insensitive) not followed by a letter or digit.
-fn mentions_handle(text: &str, handle: &str) -> bool {
-    let handle = handle.trim();
-    if handle.is_empty() {
-        return false;
-    }
+/// The members named after each `@` of `text` (case-insensitive; a handle is a member's name
+/// or the local part of their email, ending at a character that cannot continue a handle).
+/// Where several handles fit one `@`, the longest wins: `@Minh Anh` is Minh Anh, not also Minh.
+fn mentioned_by_handle(members: &[(Uuid, String, String)], text: &str) -> Vec<Uuid> {
     let text = text.to_lowercase();
-    let needle = format!("@{}", handle.to_lowercase());
-    let mut from = 0;
-    while let Some(i) = text[from..].find(&needle) {
-        let end = from + i + needle.len();
-        if !text[end..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
-            return true;
+    let handles: Vec<(Uuid, String)> = members
+        .iter()
+        .flat_map(|(id, name, email)| {
+            let local = email.split('@').next().unwrap_or_default();
+            [
+                (*id, name.trim().to_lowercase()),
+                (*id, local.to_lowercase()),
+            ]
+        })
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        let rest = &text[at + 1..];
+        let fits = |h: &str| {
+            rest.starts_with(h)
+                && !rest[h.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        };
+        let longest = handles
+            .iter()
+            .filter(|(_, h)| fits(h))
+            .map(|(_, h)| h.len())
+            .max();
+        if let Some(len) = longest {
+            out.extend(
+                handles
+                    .iter()
+                    .filter(|(_, h)| h.len() == len && fits(h))
+                    .map(|(id, _)| *id),
+            );
         }
-        from = from + i + 1;
     }
-    false
+    out
 }
 
 /// The members a note mentions: `@name` / `@emaillocalpart` in `text` plus `explicit` ids
@@ -852,12 +873,10 @@ pub fn resolve_mentions(
             format!("{bad} is not a member of this workspace"),
         ));
     }
+    let named = mentioned_by_handle(members, text);
     Ok(members
         .iter()
-        .filter(|(id, name, email)| {
-            let local = email.split('@').next().unwrap_or_default();
-            explicit.contains(id) || mentions_handle(text, name) || mentions_handle(text, local)
-        })
+        .filter(|(id, _, _)| explicit.contains(id) || named.contains(id))
         .map(|m| m.0)
         .collect())
 }
@@ -983,9 +1002,13 @@ mod tests {
             resolve_mentions(&m, "@minh.tran xem giúp", &[]).unwrap(),
             vec![Uuid::from_u128(2)]
         );
-        // "@Minh Anh" is Minh Anh; "@Minh" alone before a space also matches Minh.
+        // The longest handle wins: "@Minh Anh" is Minh Anh only; "@Minh" alone is Minh.
         assert_eq!(
             resolve_mentions(&m, "@Minh Anh ơi", &[]).unwrap(),
+            vec![Uuid::from_u128(3)]
+        );
+        assert_eq!(
+            resolve_mentions(&m, "@minh và @Minh Anh", &[]).unwrap(),
             vec![Uuid::from_u128(2), Uuid::from_u128(3)]
         );
         assert!(
