@@ -21,19 +21,19 @@ export function safeUrl(url) {
   }
 }
 
+/** A form control with its <label> (and an optional hint, tied by aria-describedby): the wrapper. */
+export function labelled(id, label, control, hint = null) {
+  if (hint) control.setAttribute('aria-describedby', `${id}-hint`);
+  return h('div', { class: 'field' },
+    h('label', { for: id, t: label }),
+    control,
+    hint ? h('p', { class: 'hint', id: `${id}-hint`, t: hint }) : null);
+}
+
 /** A labelled input: returns {el, input}. */
 export function field({ id, label, type = 'text', autocomplete, testid, hint, minLength, value = '', required = true }) {
-  const input = h('input', {
-    id, name: id, type, autocomplete, required, minLength, value,
-    testid, 'aria-describedby': hint ? `${id}-hint` : null,
-  });
-  return {
-    input,
-    el: h('div', { class: 'field' },
-      h('label', { for: id, t: label }),
-      input,
-      hint ? h('p', { class: 'hint', id: `${id}-hint`, t: hint }) : null),
-  };
+  const input = h('input', { id, name: id, type, autocomplete, required, minLength, value, testid });
+  return { input, el: labelled(id, label, input, hint) };
 }
 
 let toastHost = null;

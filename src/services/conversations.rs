@@ -718,26 +718,11 @@ pub async fn reply(
         // Consecutive rows a microsecond apart keep their order in the thread.
         let at = now + chrono::Duration::microseconds(i as i64);
         let m = message::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(p.workspace_id),
-            conversation_id: Set(c.id),
-            channel_account_id: Set(c.channel_account_id),
-            external_id: Set(None),
-            direction: Set("out".into()),
-            sender_kind: Set("agent".into()),
-            author_user_id: Set(p.user_id),
             text: Set(body.map(str::to_owned)),
             attachments: Set(attachments),
-            status: Set("queued".into()),
-            error: Set(None),
-            sent_at: Set(at),
-            created_at: Set(now),
-            updated_at: Set(now),
-            kind: Set(kind.into()),
             in_reply_to: Set(in_reply_to),
             meta: Set(meta),
-            hidden: Set(false),
-            ..Default::default()
+            ..agent_message(p, &c, kind, "queued", at, now)
         }
         .insert(&txn)
         .await?;
@@ -814,6 +799,40 @@ async fn members_of(
 }
 
 /// Whether `text` holds `@handle` (case-insensitive) not followed by a letter or digit.
+/// A message the signed-in agent writes in `c` (a reply row, or a note), without text,
+/// attachments or meta yet.
+fn agent_message(
+    p: &Principal,
+    c: &conversation::Model,
+    kind: &str,
+    status: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> message::ActiveModel {
+    message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(p.workspace_id),
+        conversation_id: Set(c.id),
+        channel_account_id: Set(c.channel_account_id),
+        external_id: Set(None),
+        direction: Set("out".into()),
+        sender_kind: Set("agent".into()),
+        author_user_id: Set(p.user_id),
+        text: Set(None),
+        attachments: Set(json!([])),
+        status: Set(status.into()),
+        error: Set(None),
+        sent_at: Set(at),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set(kind.into()),
+        in_reply_to: Set(None),
+        meta: Set(None),
+        hidden: Set(false),
+        ..Default::default()
+    }
+}
+
 /// The members named after each `@` of `text` (case-insensitive; a handle is a member's name
 /// or the local part of their email, ending at a character that cannot continue a handle).
 /// Where several handles fit one `@`, the longest wins: `@Minh Anh` is Minh Anh, not also Minh.
@@ -913,26 +932,9 @@ pub async fn add_note(
     let members = members_of(&txn, p.workspace_id).await?;
     let mentioned = resolve_mentions(&members, text, &input.mentions)?;
     let m = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        workspace_id: Set(p.workspace_id),
-        conversation_id: Set(c.id),
-        channel_account_id: Set(c.channel_account_id),
-        external_id: Set(None),
-        direction: Set("out".into()),
-        sender_kind: Set("agent".into()),
-        author_user_id: Set(p.user_id),
         text: Set(Some(text.to_owned())),
-        attachments: Set(json!([])),
-        status: Set("sent".into()),
-        error: Set(None),
-        sent_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-        kind: Set("note".into()),
-        in_reply_to: Set(None),
         meta: Set(Some(json!({ "mentions": mentioned }))),
-        hidden: Set(false),
-        ..Default::default()
+        ..agent_message(p, &c, "note", "sent", now, now)
     }
     .insert(&txn)
     .await?;

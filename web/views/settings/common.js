@@ -2,7 +2,7 @@
 // confirmations, reason prompts and the one-time secret dialog. Nothing here uses innerHTML.
 import { h } from '../../dom.js';
 import { t, has, getLocale } from '../../i18n.js';
-import { errorText, dialog } from '../../ui.js';
+import { errorText, dialog, labelled } from '../../ui.js';
 
 // Server error codes whose message carries a useful detail (shown after our sentence).
 const DETAIL = new Set(['invalid_body', 'invalid_url', 'endpoint_not_public', 'invalid_settings', 'invalid_name', 'invalid_setting']);
@@ -52,28 +52,16 @@ export function fmtDate(iso) {
 export function inputField({ id, label, type = 'text', value = '', required = false, testid, hint, min, max, maxLength, placeholder, autocomplete = 'off' }) {
   const input = h('input', {
     id, name: id, type, value: value ?? '', required, testid, min, max, maxLength, autocomplete,
-    placeholder: placeholder ?? null, 'aria-describedby': hint ? `${id}-hint` : null,
+    placeholder: placeholder ?? null,
   });
-  return {
-    input,
-    el: h('div', { class: 'field' },
-      h('label', { for: id, t: label }),
-      input,
-      hint ? h('p', { class: 'hint', id: `${id}-hint`, t: hint }) : null),
-  };
+  return { input, el: labelled(id, label, input, hint) };
 }
 
 /** A labelled <textarea>: {el, input}. */
 export function areaField({ id, label, value = '', required = false, testid, hint, rows = 3, maxLength }) {
-  const input = h('textarea', { id, name: id, required, testid, rows, maxLength, 'aria-describedby': hint ? `${id}-hint` : null });
+  const input = h('textarea', { id, name: id, required, testid, rows, maxLength });
   input.value = value ?? '';
-  return {
-    input,
-    el: h('div', { class: 'field' },
-      h('label', { for: id, t: label }),
-      input,
-      hint ? h('p', { class: 'hint', id: `${id}-hint`, t: hint }) : null),
-  };
+  return { input, el: labelled(id, label, input, hint) };
 }
 
 /** A labelled <select>; options are [value, i18n key] (or [value, null, literal text]). */
