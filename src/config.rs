@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 /// Platforms whose settings are grouped as `[<platform>]` in the file and
 /// `TONGDAI_<PLATFORM>_<NAME>` in the environment.
-const PLATFORM_SECTIONS: [&str; 1] = ["facebook"];
+const PLATFORM_SECTIONS: [&str; 2] = ["facebook", "zalo"];
 
 /// The whole configuration of one tongdai node.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +84,9 @@ pub struct Config {
     /// Facebook app settings (`TONGDAI_FACEBOOK_*`).
     #[serde(default)]
     pub facebook: FacebookSettings,
+    /// Zalo Official Account settings (`TONGDAI_ZALO_*`).
+    #[serde(default)]
+    pub zalo: ZaloSettings,
 }
 
 /// A list given as a TOML array or as one comma-separated string (environment variables).
@@ -139,6 +142,54 @@ impl Default for FacebookSettings {
             backfill_days: default_backfill_days(),
         }
     }
+}
+
+/// `[zalo]`: the Zalo app linked to the Official Accounts whose webhooks tongdai receives.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ZaloSettings {
+    /// Zalo app id (`TONGDAI_ZALO_APP_ID`): part of `X-ZEvent-Signature`, and checked against
+    /// each event's `app_id`.
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// Zalo app secret (`TONGDAI_ZALO_APP_SECRET`), for OAuth (not used by webhooks).
+    #[serde(default)]
+    pub app_secret: Option<SecretString>,
+    /// OA secret key (`TONGDAI_ZALO_OA_SECRET_KEY`): the secret of `X-ZEvent-Signature`.
+    #[serde(default)]
+    pub oa_secret_key: Option<SecretString>,
+    /// OAuth v4 base URL (`TONGDAI_ZALO_OAUTH_URL`).
+    #[serde(default = "default_zalo_oauth_url")]
+    pub oauth_url: String,
+    /// OpenAPI base URL (`TONGDAI_ZALO_OPENAPI_URL`).
+    #[serde(default = "default_zalo_openapi_url")]
+    pub openapi_url: String,
+    /// Largest accepted distance in seconds between an event's signed timestamp and now
+    /// (`TONGDAI_ZALO_REPLAY_WINDOW_SECONDS`; 0 = no check).
+    #[serde(default = "default_zalo_replay_window")]
+    pub replay_window_seconds: u32,
+}
+
+impl Default for ZaloSettings {
+    fn default() -> Self {
+        ZaloSettings {
+            app_id: None,
+            app_secret: None,
+            oa_secret_key: None,
+            oauth_url: default_zalo_oauth_url(),
+            openapi_url: default_zalo_openapi_url(),
+            replay_window_seconds: default_zalo_replay_window(),
+        }
+    }
+}
+
+fn default_zalo_oauth_url() -> String {
+    tongdai_connectors::zalo::DEFAULT_OAUTH_URL.to_owned()
+}
+fn default_zalo_openapi_url() -> String {
+    tongdai_connectors::zalo::DEFAULT_OPENAPI_URL.to_owned()
+}
+fn default_zalo_replay_window() -> u32 {
+    tongdai_connectors::zalo::DEFAULT_REPLAY_WINDOW_SECONDS
 }
 
 fn default_listen() -> SocketAddr {

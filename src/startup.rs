@@ -46,6 +46,20 @@ pub fn connectors_config(cfg: &Config) -> ConnectorsConfig {
                 .as_ref()
                 .map(|s| s.expose_secret().to_owned()),
         },
+        zalo: tongdai_connectors::zalo::ZaloConfig {
+            app_id: cfg.zalo.app_id.clone(),
+            app_secret: cfg
+                .zalo
+                .app_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            oa_secret_key: cfg
+                .zalo
+                .oa_secret_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            replay_window_seconds: cfg.zalo.replay_window_seconds,
+        },
     }
 }
 

@@ -19,6 +19,9 @@ pub enum VerifyError {
     /// The signed timestamp is too far from now (replay protection).
     #[error("timestamp outside the accepted window")]
     StaleTimestamp,
+    /// The body names another app than the one configured (Zalo `app_id`).
+    #[error("the event is for another app id than the configured one")]
+    WrongApp,
     /// A subscription handshake carried the wrong verify token or mode.
     #[error("verification token does not match")]
     BadVerifyToken,
@@ -35,6 +38,7 @@ impl VerifyError {
             VerifyError::MalformedSignature(_) => "malformed_signature",
             VerifyError::BadSignature => "bad_signature",
             VerifyError::StaleTimestamp => "stale_timestamp",
+            VerifyError::WrongApp => "wrong_app",
             VerifyError::BadVerifyToken => "bad_verify_token",
             VerifyError::NotConfigured(_) => "not_configured",
         }

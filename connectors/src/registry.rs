@@ -6,12 +6,15 @@ use std::sync::Arc;
 use crate::facebook::{Facebook, FacebookConfig};
 use crate::traits::Connector;
 use crate::types::Platform;
+use crate::zalo::{Zalo, ZaloConfig};
 
 /// App-level settings of every connector (per-account credentials live in the hub's database).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectorsConfig {
     /// Facebook (Messenger and Page webhooks).
     pub facebook: FacebookConfig,
+    /// Zalo Official Account webhooks.
+    pub zalo: ZaloConfig,
 }
 
 /// The connectors this build knows, by platform.
@@ -26,6 +29,10 @@ impl Registry {
         let mut r = Registry::default();
         r.insert(Arc::new(Facebook::new(cfg.facebook.clone())));
         r.insert(Arc::new(Facebook::instagram(cfg.facebook.clone())));
+        // Zalo signs with the app id and the OA secret key: without both nothing verifies.
+        if cfg.zalo.is_configured() {
+            r.insert(Arc::new(Zalo::new(cfg.zalo.clone())));
+        }
         r
     }
 

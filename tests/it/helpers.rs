@@ -16,6 +16,8 @@ use tongdai_connectors::facebook::{sandbox, sandbox::GraphSandbox, signature_hea
 
 pub const APP_SECRET: &str = "test_app_secret";
 pub const VERIFY_TOKEN: &str = "verify-me";
+pub const ZALO_APP_ID: &str = "1234567890123456789";
+pub const ZALO_OA_SECRET: &str = "oa_secret_key_example";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub type Ws =
@@ -125,6 +127,8 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     cfg.facebook.app_secret = Some(SecretString::from(APP_SECRET.to_owned()));
     cfg.facebook.verify_token = Some(SecretString::from(VERIFY_TOKEN.to_owned()));
     cfg.facebook.graph_url = graph.base_url();
+    cfg.zalo.app_id = Some(ZALO_APP_ID.into());
+    cfg.zalo.oa_secret_key = Some(SecretString::from(ZALO_OA_SECRET.to_owned()));
     cfg.allow_private_webhook_targets = !opts.public_webhook_targets_only;
     if let Some(n) = opts.media_max_bytes {
         cfg.media_max_bytes = n;

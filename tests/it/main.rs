@@ -27,3 +27,4 @@ mod replies;
 mod reports;
 mod social;
 mod social_actions;
+mod zalo;
