@@ -111,7 +111,7 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
 #[derive(Debug, Clone, Deserialize)]
 pub struct FacebookSettings {
     /// Meta app id (`TONGDAI_FACEBOOK_APP_ID`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_id")]
     pub app_id: Option<String>,
     /// Meta app secret, key of `X-Hub-Signature-256` (`TONGDAI_FACEBOOK_APP_SECRET`).
     #[serde(default)]
@@ -148,8 +148,8 @@ impl Default for FacebookSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ZaloSettings {
     /// Zalo app id (`TONGDAI_ZALO_APP_ID`): part of `X-ZEvent-Signature`, and checked against
-    /// each event's `app_id`.
-    #[serde(default)]
+    /// each event's `app_id`. All digits, so the environment may hand it over as a number.
+    #[serde(default, deserialize_with = "opt_id")]
     pub app_id: Option<String>,
     /// Zalo app secret (`TONGDAI_ZALO_APP_SECRET`), for OAuth (not used by webhooks).
     #[serde(default)]
@@ -180,6 +180,22 @@ impl Default for ZaloSettings {
             replay_window_seconds: default_zalo_replay_window(),
         }
     }
+}
+
+/// An optional id given as a string or as a number (an all-digit environment value).
+fn opt_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Unsigned(n) => n.to_string(),
+        Id::Signed(n) => n.to_string(),
+    }))
 }
 
 fn default_zalo_oauth_url() -> String {
@@ -362,6 +378,47 @@ mod env_tests {
                     .as_deref(),
                 Some("s3cret")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zalo_settings_from_the_environment_and_defaults() {
+        let d = Config::defaults();
+        assert_eq!(d.zalo.oauth_url, "https://oauth.zaloapp.com/v4");
+        assert_eq!(d.zalo.openapi_url, "https://openapi.zalo.me");
+        assert_eq!(d.zalo.replay_window_seconds, 300);
+        assert!(d.zalo.app_id.is_none());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TONGDAI_ZALO_APP_ID", "1234567890123456789");
+            jail.set_env("TONGDAI_ZALO_APP_SECRET", "app-s");
+            jail.set_env("TONGDAI_ZALO_OA_SECRET_KEY", "oa-s");
+            jail.set_env("TONGDAI_ZALO_OAUTH_URL", "http://oauth");
+            jail.set_env("TONGDAI_ZALO_OPENAPI_URL", "http://openapi");
+            jail.set_env("TONGDAI_ZALO_REPLAY_WINDOW_SECONDS", "0");
+            let c: Config = Config::figment(Path::new("none.toml")).extract()?;
+            use secrecy::ExposeSecret;
+            assert_eq!(c.zalo.app_id.as_deref(), Some("1234567890123456789"));
+            assert_eq!(
+                c.zalo
+                    .oa_secret_key
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned())
+                    .as_deref(),
+                Some("oa-s")
+            );
+            assert!(c.zalo.app_secret.is_some());
+            assert_eq!(c.zalo.oauth_url, "http://oauth");
+            assert_eq!(c.zalo.openapi_url, "http://openapi");
+            assert_eq!(c.zalo.replay_window_seconds, 0);
+            let cc = crate::startup::connectors_config(&c);
+            assert!(cc.zalo.is_configured());
+            let reg = tongdai_connectors::Registry::builtin(&cc);
+            assert!(reg.get(tongdai_connectors::Platform::Zalo).is_some());
+            let none = tongdai_connectors::Registry::builtin(&crate::startup::connectors_config(
+                &Config::defaults(),
+            ));
+            assert!(none.get(tongdai_connectors::Platform::Zalo).is_none());
             Ok(())
         });
     }

@@ -173,8 +173,14 @@ fn signed_fields(body: &[u8]) -> SignedFields {
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
+    // An `app_id` that is neither a string nor a number (nor null) names no app we know: it
+    // must not pass for "absent".
+    let app_id = match obj.get("app_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(_) => Some(text("app_id").unwrap_or_default()),
+    };
     SignedFields {
-        app_id: text("app_id"),
+        app_id,
         timestamp: text("timestamp"),
     }
 }

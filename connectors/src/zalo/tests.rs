@@ -438,3 +438,16 @@ fn unknown_events_are_empty_and_malformed_ones_errors() {
         "message":{"msg_id":"x"}});
     assert!(z.parse(v.to_string().as_bytes()).is_err());
 }
+
+#[test]
+fn an_app_id_that_is_not_an_id_is_another_app() {
+    let body = br#"{"app_id":false,"timestamp":"1718000000000","event_name":"user_send_text"}"#;
+    let sig = signature_header(APP_ID, body, "1718000000000", SECRET);
+    let h = headers(&[("x-zevent-signature", &sig)]);
+    assert_eq!(verify(&h, body, S2_NOW), Err(VerifyError::WrongApp));
+    // `null` (or no app_id at all) falls back to the configured one.
+    let body = br#"{"app_id":null,"timestamp":"1718000000000","event_name":"user_send_text"}"#;
+    let sig = signature_header(APP_ID, body, "1718000000000", SECRET);
+    let h = headers(&[("x-zevent-signature", &sig)]);
+    assert_eq!(verify(&h, body, S2_NOW), Ok(()));
+}
