@@ -383,6 +383,7 @@ mod env_tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn zalo_settings_from_the_environment_and_defaults() {
         let d = Config::defaults();
         assert_eq!(d.zalo.oauth_url, "https://oauth.zaloapp.com/v4");

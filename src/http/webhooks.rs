@@ -18,7 +18,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Receive a platform webhook.
 #[utoipa::path(post, path = "/webhooks/{platform}", tag = "webhooks",
-    params(("platform" = String, Path, description = "facebook, …")),
+    params(("platform" = String, Path, description = "facebook, instagram or zalo")),
     responses((status = 200, description = "stored (or a duplicate)"), (status = 401, description = "bad or missing signature", body = crate::error::ErrorOut), (status = 503, description = "could not persist; retry")))]
 pub async fn receive_webhook(
     State(state): State<AppState>,

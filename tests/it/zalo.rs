@@ -204,6 +204,7 @@ async fn every_zalo_event_type_reaches_the_inbox() {
     app.drain().await;
     let conv = the_conversation(&owner).await;
     assert_eq!(conv["contact"]["phone"], "+84912345678");
+    assert_eq!(conv["contact"]["name"], "Chị Lan");
     let leads = owner.json("/api/v1/leads").await;
     let items = leads["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{leads:#}");
@@ -316,4 +317,26 @@ async fn a_redelivery_is_stored_once() {
     app.drain().await;
     let msgs = messages(&owner, &the_conversation(&owner).await).await;
     assert_eq!(msgs.len(), 1);
+}
+
+#[tokio::test]
+async fn events_for_an_oa_not_yet_connected_wait_for_it() {
+    let app = spawn_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    app.post_zalo(&user_event(
+        "user_send_text",
+        json!({"msg_id": "early1", "text": "Shop ơi"}),
+    ))
+    .await;
+    app.drain().await;
+    assert!(
+        owner.json("/api/v1/conversations").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    connect_oa(&app, &owner).await;
+    app.drain().await;
+    let msgs = messages(&owner, &the_conversation(&owner).await).await;
+    assert_eq!(by_ext(&msgs, "early1")["text"], "Shop ơi");
 }

@@ -96,10 +96,10 @@ impl Zalo {
         // The signed fields are read from the body (never re-serialized: the mac covers the
         // raw bytes). A body that is not JSON can still be signed with the header timestamp.
         let head = signed_fields(req.body);
-        if let Some(theirs) = head.app_id.as_deref() {
-            if !constant_time_eq(theirs.as_bytes(), app_id.as_bytes()) {
-                return Err(VerifyError::WrongApp);
-            }
+        if let Some(theirs) = head.app_id.as_deref()
+            && !constant_time_eq(theirs.as_bytes(), app_id.as_bytes())
+        {
+            return Err(VerifyError::WrongApp);
         }
         let header_ts = req
             .headers
@@ -108,10 +108,10 @@ impl Zalo {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
         let mut candidates: Vec<String> = head.timestamp.into_iter().collect();
-        if let Some(h) = header_ts {
-            if !candidates.contains(&h) {
-                candidates.push(h);
-            }
+        if let Some(h) = header_ts
+            && !candidates.contains(&h)
+        {
+            candidates.push(h);
         }
         if candidates.is_empty() {
             return Err(VerifyError::MissingSignature(TIMESTAMP_HEADER));

@@ -170,10 +170,10 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<NormalizedEvent>, ParseError> {
         "user_received_message" | "user_seen_message" => {
             let msg = env.message.clone().unwrap_or_default();
             let mut ids = msg.msg_ids;
-            if let Some(id) = msg.msg_id {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
+            if let Some(id) = msg.msg_id
+                && !ids.contains(&id)
+            {
+                ids.push(id);
             }
             if ids.is_empty() {
                 return Err(ParseError(format!("{name} without msg_id or msg_ids")));
