@@ -388,7 +388,7 @@ mod env_tests {
         let d = Config::defaults();
         assert_eq!(d.zalo.oauth_url, "https://oauth.zaloapp.com/v4");
         assert_eq!(d.zalo.openapi_url, "https://openapi.zalo.me");
-        assert_eq!(d.zalo.replay_window_seconds, 300);
+        assert_eq!(d.zalo.replay_window_seconds, 86_400);
         assert!(d.zalo.app_id.is_none());
         figment::Jail::expect_with(|jail| {
             jail.set_env("TONGDAI_ZALO_APP_ID", "1234567890123456789");

@@ -270,7 +270,7 @@ async fn bad_and_missing_signatures_are_refused_and_probes_answered() {
 
     // Too old: a replay.
     let mut old = ev.clone();
-    old["timestamp"] = json!((now_ms() - 3_600_000).to_string());
+    old["timestamp"] = json!((now_ms() - 2 * 86_400_000).to_string());
     let old_body = serde_json::to_vec(&old).unwrap();
     let sig = signature_header(
         ZALO_APP_ID,

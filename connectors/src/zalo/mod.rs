@@ -18,8 +18,10 @@ pub const SIGNATURE_HEADER: &str = "X-ZEvent-Signature";
 /// Header some senders put the signed timestamp in (tried when the body's does not match).
 pub const TIMESTAMP_HEADER: &str = "X-ZEvent-Timestamp";
 /// Default replay window: an event whose signed timestamp is further than this from now is
-/// refused (§4.1, the WordPress plugin's 300 s).
-pub const DEFAULT_REPLAY_WINDOW_SECONDS: u32 = 300;
+/// refused. A day, not the 300 s of §4.1's WordPress plugin: Zalo resends an unacknowledged
+/// event for up to 12 hours, and refusing those resends after an outage would lose customers'
+/// messages; an old request replayed inside the window is stored once anyway (event key).
+pub const DEFAULT_REPLAY_WINDOW_SECONDS: u32 = 86_400;
 /// Default OAuth v4 base URL (stored for the sending slice).
 pub const DEFAULT_OAUTH_URL: &str = "https://oauth.zaloapp.com/v4";
 /// Default OpenAPI base URL (stored for the sending slice).
