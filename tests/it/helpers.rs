@@ -394,3 +394,21 @@ pub async fn ws_at(addr: &str, agent: &Agent, since: Option<u64>) -> Ws {
         .expect("websocket connects");
     ws
 }
+
+/// The messages of conversation `conv` (a `ConversationOut`), newest page, as the API lists them.
+pub async fn thread(agent: &Agent, conv: &Value) -> Vec<Value> {
+    let id = conv["id"].as_str().unwrap();
+    agent
+        .json(&format!("/api/v1/conversations/{id}/messages"))
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The message with platform id `ext` among `msgs`.
+pub fn by_ext<'a>(msgs: &'a [Value], ext: &str) -> &'a Value {
+    msgs.iter()
+        .find(|m| m["external_id"] == ext)
+        .unwrap_or_else(|| panic!("no message {ext} in {msgs:#?}"))
+}

@@ -48,22 +48,6 @@ async fn conversations(agent: &Agent) -> Vec<Value> {
         .clone()
 }
 
-async fn thread(agent: &Agent, conv: &Value) -> Vec<Value> {
-    let id = conv["id"].as_str().unwrap();
-    agent
-        .json(&format!("/api/v1/conversations/{id}/messages"))
-        .await["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn by_ext<'a>(msgs: &'a [Value], ext: &str) -> &'a Value {
-    msgs.iter()
-        .find(|m| m["external_id"] == ext)
-        .unwrap_or_else(|| panic!("no message {ext} in {msgs:#?}"))
-}
-
 #[tokio::test]
 async fn a_comment_thread_collects_replies_edits_hides_and_removals() {
     let app = spawn_app().await;

@@ -89,22 +89,6 @@ async fn the_conversation(agent: &Agent) -> Value {
     convs[0].clone()
 }
 
-async fn messages(agent: &Agent, conv: &Value) -> Vec<Value> {
-    let id = conv["id"].as_str().unwrap();
-    agent
-        .json(&format!("/api/v1/conversations/{id}/messages"))
-        .await["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn by_ext<'a>(msgs: &'a [Value], ext: &str) -> &'a Value {
-    msgs.iter()
-        .find(|m| m["external_id"] == ext)
-        .unwrap_or_else(|| panic!("no message {ext} in {msgs:#?}"))
-}
-
 #[tokio::test]
 async fn every_zalo_event_type_reaches_the_inbox() {
     let app = spawn_app().await;
@@ -160,7 +144,7 @@ async fn every_zalo_event_type_reaches_the_inbox() {
 
     let conv = the_conversation(&owner).await;
     assert_eq!(conv["referral"]["kind"], "follow");
-    let msgs = messages(&owner, &conv).await;
+    let msgs = thread(&owner, &conv).await;
     assert_eq!(by_ext(&msgs, "t1")["text"], "Cho mình hỏi giá");
     assert_eq!(by_ext(&msgs, "t1")["direction"], "in");
     for kind in kinds {
@@ -177,7 +161,7 @@ async fn every_zalo_event_type_reaches_the_inbox() {
     app.post_zalo(&oa_event("user_received_message", json!({"msg_id": "e1"})))
         .await;
     app.drain().await;
-    let msgs = messages(&owner, &conv).await;
+    let msgs = thread(&owner, &conv).await;
     assert_eq!(by_ext(&msgs, "e1")["status"], "delivered");
     app.post_zalo(&oa_event(
         "user_seen_message",
@@ -191,7 +175,7 @@ async fn every_zalo_event_type_reaches_the_inbox() {
     ))
     .await;
     app.drain().await;
-    let msgs = messages(&owner, &conv).await;
+    let msgs = thread(&owner, &conv).await;
     assert_eq!(by_ext(&msgs, "e1")["status"], "read");
     assert_eq!(by_ext(&msgs, "e2")["status"], "read");
     assert_eq!(by_ext(&msgs, "e1")["reactions"][USER], "/-heart");
@@ -224,7 +208,7 @@ async fn every_zalo_event_type_reaches_the_inbox() {
     .await;
     app.drain().await;
     let before = msgs.len();
-    let msgs = messages(&owner, &the_conversation(&owner).await).await;
+    let msgs = thread(&owner, &the_conversation(&owner).await).await;
     assert_eq!(msgs.len(), before + 1, "only the submitted info was added");
 }
 
@@ -315,7 +299,7 @@ async fn a_redelivery_is_stored_once() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(stored_events(&app).await, 1);
     app.drain().await;
-    let msgs = messages(&owner, &the_conversation(&owner).await).await;
+    let msgs = thread(&owner, &the_conversation(&owner).await).await;
     assert_eq!(msgs.len(), 1);
 }
 
@@ -337,6 +321,6 @@ async fn events_for_an_oa_not_yet_connected_wait_for_it() {
     );
     connect_oa(&app, &owner).await;
     app.drain().await;
-    let msgs = messages(&owner, &the_conversation(&owner).await).await;
+    let msgs = thread(&owner, &the_conversation(&owner).await).await;
     assert_eq!(by_ext(&msgs, "early1")["text"], "Shop ơi");
 }
