@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 /// Platforms whose settings are grouped as `[<platform>]` in the file and
 /// `TONGDAI_<PLATFORM>_<NAME>` in the environment.
-const PLATFORM_SECTIONS: [&str; 2] = ["facebook", "zalo"];
+const PLATFORM_SECTIONS: [&str; 3] = ["facebook", "zalo", "youtube"];
 
 /// The whole configuration of one tongdai node.
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +87,9 @@ pub struct Config {
     /// Zalo Official Account settings (`TONGDAI_ZALO_*`).
     #[serde(default)]
     pub zalo: ZaloSettings,
+    /// YouTube (Google) settings (`TONGDAI_YOUTUBE_*`).
+    #[serde(default)]
+    pub youtube: YoutubeSettings,
 }
 
 /// A list given as a TOML array or as one comma-separated string (environment variables).
@@ -180,6 +183,50 @@ impl Default for ZaloSettings {
             replay_window_seconds: default_zalo_replay_window(),
         }
     }
+}
+
+/// `[youtube]`: the Google OAuth client that connects YouTube channels, and the Data API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct YoutubeSettings {
+    /// Google OAuth client id (`TONGDAI_YOUTUBE_CLIENT_ID`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Google OAuth client secret (`TONGDAI_YOUTUBE_CLIENT_SECRET`).
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// YouTube Data API base URL (`TONGDAI_YOUTUBE_API_URL`); paths `/youtube/v3/…` follow it.
+    #[serde(default = "default_youtube_api_url")]
+    pub api_url: String,
+    /// Google OAuth base URL (`TONGDAI_YOUTUBE_OAUTH_URL`): the consent page is `{url}/auth`,
+    /// the token endpoint `{url}/token`.
+    #[serde(default = "default_youtube_oauth_url")]
+    pub oauth_url: String,
+    /// Data API quota units a channel may spend per day, midnight to midnight Pacific time
+    /// (`TONGDAI_YOUTUBE_DAILY_QUOTA`).
+    #[serde(default = "default_youtube_daily_quota")]
+    pub daily_quota: u32,
+}
+
+impl Default for YoutubeSettings {
+    fn default() -> Self {
+        YoutubeSettings {
+            client_id: None,
+            client_secret: None,
+            api_url: default_youtube_api_url(),
+            oauth_url: default_youtube_oauth_url(),
+            daily_quota: default_youtube_daily_quota(),
+        }
+    }
+}
+
+fn default_youtube_api_url() -> String {
+    "https://www.googleapis.com".to_owned()
+}
+fn default_youtube_oauth_url() -> String {
+    "https://accounts.google.com/o/oauth2".to_owned()
+}
+fn default_youtube_daily_quota() -> u32 {
+    10_000
 }
 
 /// An optional id given as a string or as a number (an all-digit environment value).

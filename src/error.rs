@@ -133,6 +133,30 @@ pub struct ErrorOut {
     pub message: String,
 }
 
+impl AppError {
+    /// The HTTP status and the stable snake_case code of this error.
+    pub fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            AppError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            AppError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Refused { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            AppError::Detailed { status, code, .. } => (*status, code),
+            AppError::Platform { code, .. } => (StatusCode::BAD_GATEWAY, code),
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "could_not_persist"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The stable snake_case code of this error.
+    pub fn code(&self) -> &'static str {
+        self.status_code().1
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Detailed {
@@ -145,22 +169,10 @@ impl IntoResponse for AppError {
             let body = serde_json::json!({ "code": code, "message": message, "details": details });
             return (status, Json(body)).into_response();
         }
-        let (status, code) = match &self {
-            AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
-            AppError::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, *code),
-            AppError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, *code),
-            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            AppError::Refused { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
-            AppError::Detailed { status, code, .. } => (*status, *code),
-            AppError::Platform { code, .. } => (StatusCode::BAD_GATEWAY, *code),
-            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "could_not_persist"),
-            AppError::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
+        if let AppError::Internal(e) = &self {
+            tracing::error!(error = ?e, "internal error");
+        }
+        let (status, code) = self.status_code();
         let message = match &self {
             AppError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),

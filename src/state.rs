@@ -148,6 +148,17 @@ impl AppState {
             tongdai_connectors::Platform::Facebook | tongdai_connectors::Platform::Instagram => {
                 &self.cfg.facebook.graph_url
             }
+            tongdai_connectors::Platform::Zalo => &self.cfg.zalo.openapi_url,
+            tongdai_connectors::Platform::Youtube => &self.cfg.youtube.api_url,
+            _ => "",
+        }
+    }
+
+    /// The OAuth base URL configured for a platform connected by [`tongdai_connectors::OAuth`].
+    pub fn oauth_base(&self, platform: tongdai_connectors::Platform) -> &str {
+        match platform {
+            tongdai_connectors::Platform::Zalo => &self.cfg.zalo.oauth_url,
+            tongdai_connectors::Platform::Youtube => &self.cfg.youtube.oauth_url,
             _ => "",
         }
     }

@@ -17,6 +17,8 @@ pub mod zalo;
 pub use error::{ConnectorError, ParseError, VerifyError};
 pub use outbound::*;
 pub use registry::{ConnectorsConfig, Registry};
-pub use traits::{Comments, Connector, History, Lookup, Messaging, MetaLogin, WebhookInbound};
+pub use traits::{
+    Comments, Connector, History, Lookup, Messaging, MetaLogin, OAuth, WebhookInbound,
+};
 pub use types::*;
 pub use verify::{Verified, verify};

@@ -345,6 +345,42 @@ pub struct UserToken {
 }
 
 /// The Instagram professional account linked to a Facebook Page.
+/// What an OAuth token endpoint answered: the access token, the refresh token when the
+/// platform issues one (a new one on every refresh where refresh tokens are single use), and
+/// lifetimes in seconds from now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSet {
+    /// The access token for API calls.
+    pub access_token: AccessToken,
+    /// The refresh token, when issued (Google issues none on refresh: keep the old one).
+    pub refresh_token: Option<AccessToken>,
+    /// Seconds until the access token expires, when the platform said.
+    pub expires_in: Option<u64>,
+    /// Seconds until the refresh token expires, when the platform said.
+    pub refresh_expires_in: Option<u64>,
+}
+
+/// An account an OAuth grant reaches, to connect as a channel account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OAuthAccount {
+    /// The platform's id of the account (OA id, channel id, shop id …).
+    pub external_id: String,
+    /// Its display name.
+    pub name: Option<String>,
+    /// Its picture.
+    pub picture_url: Option<String>,
+    /// Non-secret details worth keeping in the channel's settings (object).
+    pub details: serde_json::Value,
+}
+
+/// RFC 7636 S256: `base64url(SHA-256(verifier))` without padding.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedInstagram {
     /// The Instagram account id (the `entry.id` of its webhooks).
@@ -556,5 +592,14 @@ mod tests {
         };
         assert!(!format!("{u:?}").contains("EAAB_secret"));
         assert_eq!(t.expose(), "EAAB_secret");
+    }
+
+    #[test]
+    fn pkce_challenge_matches_rfc_7636_appendix_b() {
+        // social.md §7.1 row 8.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{ConnectorError, ParseError, VerifyError};
 use crate::outbound::{
-    AccessToken, CommentReply, HistoryPage, ManagedPage, OutboundMessage, Profile, Recipient,
-    SendPolicy, Sent, UserToken,
+    AccessToken, CommentReply, HistoryPage, ManagedPage, OAuthAccount, OutboundMessage, Profile,
+    Recipient, SendPolicy, Sent, TokenSet, UserToken,
 };
 use crate::types::{
     AccountCtx, HandshakeReply, HttpCtx, InboundRequest, NormalizedEvent, OutboundText, Platform,
@@ -47,6 +47,11 @@ pub trait Connector: Send + Sync + 'static {
     }
     /// Listing past conversations and comments, to backfill a newly connected account.
     fn history(&self) -> Option<&dyn History> {
+        None
+    }
+    /// Connecting accounts by OAuth 2 and refreshing their tokens (Zalo OA, YouTube, the
+    /// marketplaces). Facebook and Instagram use [`Connector::meta_login`] instead.
+    fn oauth(&self) -> Option<&dyn OAuth> {
         None
     }
 }
@@ -271,4 +276,57 @@ pub trait History: Send + Sync {
         since: DateTime<Utc>,
         cursor: Option<&str>,
     ) -> Result<HistoryPage, ConnectorError>;
+}
+
+/// Connecting an account by OAuth 2 (authorization code, with PKCE where the platform wants
+/// it) and keeping its access token fresh with the refresh token. App credentials (client id
+/// and secret) are the connector's own configuration; the hub passes base URLs (the seam where
+/// tests point at a sandbox), the redirect URI, the CSRF `state` and the PKCE pair, and keeps
+/// the tokens sealed.
+#[async_trait]
+pub trait OAuth: Send + Sync {
+    /// Whether the authorization request carries a PKCE challenge (RFC 7636 S256). When true,
+    /// the hub makes a verifier per attempt, passes its challenge to
+    /// [`OAuth::authorize_url`] and the verifier to [`OAuth::exchange_code`].
+    fn uses_pkce(&self) -> bool {
+        false
+    }
+
+    /// The consent page to send the marketer's browser to. `oauth_base` is the platform's
+    /// configured OAuth base URL; `code_challenge` is set when [`OAuth::uses_pkce`].
+    fn authorize_url(
+        &self,
+        oauth_base: &str,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: Option<&str>,
+    ) -> Result<String, ConnectorError>;
+
+    /// Exchange the authorization code the consent page redirected with for tokens.
+    /// `cx.base_url` is the OAuth base URL.
+    async fn exchange_code(
+        &self,
+        cx: &HttpCtx<'_>,
+        redirect_uri: &str,
+        code: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<TokenSet, ConnectorError>;
+
+    /// A new access token from the refresh token. Where refresh tokens are single use (Zalo),
+    /// the answer carries the next one and the old one is spent: the hub stores the new set
+    /// before anything else. A refused refresh token is [`ConnectorError::Unauthorized`].
+    /// `cx.base_url` is the OAuth base URL.
+    async fn refresh(
+        &self,
+        cx: &HttpCtx<'_>,
+        refresh_token: &str,
+    ) -> Result<TokenSet, ConnectorError>;
+
+    /// The accounts the token reaches (the Official Account, the YouTube channel …), to
+    /// store as channel accounts. `cx.base_url` is the API base URL.
+    async fn accounts(
+        &self,
+        cx: &HttpCtx<'_>,
+        token: &AccessToken,
+    ) -> Result<Vec<OAuthAccount>, ConnectorError>;
 }

@@ -9,6 +9,7 @@ mod m20261129_000004_create_commerce;
 mod m20261130_000005_social_surface;
 mod m20261201_000006_pipeline;
 mod m20261202_000007_agent_app;
+mod m20261203_000008_oauth_and_polling;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_social_surface::Migration),
             Box::new(m20261201_000006_pipeline::Migration),
             Box::new(m20261202_000007_agent_app::Migration),
+            Box::new(m20261203_000008_oauth_and_polling::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ use crate::services::channels::ChannelAccountOut;
 use crate::services::connect::{
     self, AttemptOut, CallbackIn, ConnectIn, ConnectUrlOut, DisconnectOut, ManagedPageOut,
 };
+use crate::services::oauth::{self, OAuthCallbackIn};
 use crate::state::AppState;
 
 /// `?format=json`: answer with JSON instead of a redirect.
@@ -141,9 +142,61 @@ pub async fn backfill_channel_account(
     ))
 }
 
+/// Start connecting a Zalo OA, a YouTube channel … by OAuth 2: redirects to the platform's
+/// consent page.
+#[utoipa::path(get, path = "/api/v1/channels/{platform}/oauth/connect", tag = "channels", params(("platform" = String, Path, description = "`zalo`, `youtube`"), FormatQuery),
+    responses((status = 302, description = "to the platform's consent page"), (status = 200, body = ConnectUrlOut, description = "with `format=json`"), (status = 400, body = crate::error::ErrorOut, description = "`not_configured`")))]
+pub async fn start_oauth(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(platform): Path<String>,
+    Query(f): Query<FormatQuery>,
+) -> AppResult<Response> {
+    let out = oauth::start(&s, &p, &platform).await?;
+    Ok(if f.json() {
+        Json(out).into_response()
+    } else {
+        found(&out.url)
+    })
+}
+
+/// Where the consent page sends the browser back: connects the accounts, then redirects to
+/// the channel settings (`?connected={platform}`, or `?connect_error={code}` on failure).
+#[utoipa::path(get, path = "/api/v1/channels/{platform}/oauth/callback", tag = "channels", params(("platform" = String, Path), OAuthCallbackIn, FormatQuery),
+    responses((status = 302, description = "to `/settings/channels`"), (status = 200, body = Vec<ChannelAccountOut>, description = "with `format=json`"),
+        (status = 400, body = crate::error::ErrorOut, description = "`invalid_state`, `state_expired`, `state_used`, `state_mismatch`, `login_cancelled`, `missing_code`, `no_account`"),
+        (status = 502, body = crate::error::ErrorOut, description = "the platform refused the code")))]
+pub async fn oauth_callback(
+    State(s): State<AppState>,
+    SessionCookie(session): SessionCookie,
+    Path(platform): Path<String>,
+    Query(f): Query<FormatQuery>,
+    Query(i): Query<OAuthCallbackIn>,
+) -> AppResult<Response> {
+    let out = oauth::callback(&s, &platform, session.as_deref(), i).await;
+    if f.json() {
+        return Ok(Json(out?).into_response());
+    }
+    Ok(match out {
+        Ok(_) => found(&format!("/settings/channels?connected={platform}")),
+        Err(e) => {
+            let code = e.code();
+            found(&format!("/settings/channels?connect_error={code}"))
+        }
+    })
+}
+
 /// Routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/v1/channels/{platform}/oauth/connect",
+            get(start_oauth),
+        )
+        .route(
+            "/api/v1/channels/{platform}/oauth/callback",
+            get(oauth_callback),
+        )
         .route("/api/v1/channels/facebook/connect", get(start_connect))
         .route(connect::CALLBACK_PATH, get(facebook_callback))
         .route(

@@ -60,6 +60,8 @@ use crate::state::AppState;
         admin::disable_channel_account,
         connect::start_connect,
         connect::facebook_callback,
+        connect::start_oauth,
+        connect::oauth_callback,
         connect::list_managed_pages,
         connect::connect_pages,
         connect::disconnect_channel_account,

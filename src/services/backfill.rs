@@ -21,9 +21,10 @@ use uuid::Uuid;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
-use crate::services::channels::{self, ChannelAccountOut, account_token};
+use crate::services::channels::{self, ChannelAccountOut};
 use crate::services::jobs::{self, JobFailure};
 use crate::services::normalize;
+use crate::services::tokens;
 use crate::state::AppState;
 use crate::store::entities::{channel_account, job};
 
@@ -335,14 +336,9 @@ pub async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         )
         .await;
     };
-    let Some(token) = account_token(state, &acc) else {
-        return give_up(
-            state,
-            &acc,
-            &mut progress,
-            "no access token is stored".into(),
-        )
-        .await;
+    let token = match tokens::access_token(state, &acc).await {
+        Ok(t) => t,
+        Err(e) => return give_up(state, &acc, &mut progress, e.to_string()).await,
     };
     if let Some(left) = state.limits.held(acc.id) {
         // The platform already asked us to slow down for this account.

@@ -36,6 +36,8 @@ pub struct ChannelAccountOut {
     pub status: String,
     /// Whether an access token is stored.
     pub has_access_token: bool,
+    /// When the access token expires (accounts connected by OAuth 2; it is refreshed ahead).
+    pub token_expires_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// How the channel is doing.
@@ -118,7 +120,7 @@ pub struct ChannelAccountPatch {
     pub status: Option<String>,
 }
 
-fn out(state: &AppState, a: channel_account::Model) -> ChannelAccountOut {
+pub(crate) fn out(state: &AppState, a: channel_account::Model) -> ChannelAccountOut {
     ChannelAccountOut {
         health: health(&a, state.cfg.channel_quiet_hours, Utc::now()),
         backfill: a.backfill.clone(),
@@ -129,6 +131,7 @@ fn out(state: &AppState, a: channel_account::Model) -> ChannelAccountOut {
         settings: a.settings,
         status: a.status,
         has_access_token: a.secrets_enc.is_some(),
+        token_expires_at: a.token_expires_at,
         created_at: a.created_at,
     }
 }
@@ -321,6 +324,9 @@ mod tests {
             last_error: None,
             last_error_at: None,
             backfill: None,
+            token_expires_at: None,
+            refresh_locked_until: None,
+            poll_state: None,
         }
     }
 

@@ -36,6 +36,8 @@ pub mod kind {
     pub const LEAD_CALLBACK: &str = "lead_callback";
     /// Hide a customer's comment on the platform (`{"message_id"}`).
     pub const HIDE_COMMENT: &str = "hide_comment";
+    /// Refresh an OAuth account's access token ahead of expiry (`{"channel_account_id"}`).
+    pub const REFRESH_TOKEN: &str = "refresh_token";
 }
 
 /// A failed run.
@@ -211,6 +213,7 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::DELIVER_WEBHOOK => crate::services::fulfillment::deliver(state, j).await,
         kind::LEAD_CALLBACK => crate::services::leads::callback_due(state, j).await,
         kind::HIDE_COMMENT => crate::services::outbound::hide_job(state, j).await,
+        kind::REFRESH_TOKEN => crate::services::tokens::refresh_job(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

@@ -23,8 +23,8 @@ use uuid::Uuid;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
-use crate::services::channels::account_token;
 use crate::services::jobs::{self, JobFailure};
+use crate::services::tokens;
 use crate::services::views::MessageOut;
 use crate::state::AppState;
 use crate::store::entities::{channel_account, contact_identity, conversation, job, message};
@@ -53,7 +53,10 @@ impl Channel {
 }
 
 /// The channel of `acc`, refusing before any call when it cannot send.
-fn channel(state: &AppState, acc: &channel_account::Model) -> Result<Channel, ConnectorError> {
+async fn channel(
+    state: &AppState,
+    acc: &channel_account::Model,
+) -> Result<Channel, ConnectorError> {
     match acc.status.as_str() {
         "disabled" => {
             return Err(ConnectorError::Invalid(
@@ -76,8 +79,7 @@ fn channel(state: &AppState, acc: &channel_account::Model) -> Result<Channel, Co
         .get(platform)
         .cloned()
         .ok_or(ConnectorError::Unsupported)?;
-    let token = account_token(state, acc)
-        .ok_or_else(|| ConnectorError::Invalid("channel account has no access token".into()))?;
+    let token = tokens::access_token(state, acc).await?;
     Ok(Channel {
         acc: acc.clone(),
         platform,
@@ -218,7 +220,7 @@ async fn deliver_one(state: &AppState, j: &job::Model, mid: Uuid) -> Result<(), 
         .map_err(db_err)?
         .ok_or_else(|| JobFailure::fatal("channel account gone"))?;
 
-    let result = match channel(state, &acc) {
+    let result = match channel(state, &acc).await {
         Ok(ch) => send_row(state, &ch, &c, &m).await,
         Err(e) => Err(e),
     };
@@ -663,7 +665,7 @@ async fn platform_hide(
     hidden: bool,
 ) -> Result<(), ConnectorError> {
     let res = async {
-        let ch = channel(state, acc)?;
+        let ch = channel(state, acc).await?;
         let comments = ch.connector.comments().ok_or(ConnectorError::Unsupported)?;
         pace(state, acc.id, false).await?;
         comments
@@ -778,7 +780,7 @@ pub async fn delete_comment(state: &AppState, p: &Principal, id: Uuid) -> AppRes
     if m.removed_at.is_some() {
         return Ok(MessageOut::from(m));
     }
-    let ch = channel(state, &acc).map_err(to_app)?;
+    let ch = channel(state, &acc).await.map_err(to_app)?;
     let comments = ch
         .connector
         .comments()

@@ -16,9 +16,9 @@ use serde_json::json;
 use tongdai_connectors::{AccountCtx, Connector, ConnectorError, HttpCtx, Platform, Profile};
 use uuid::Uuid;
 
-use crate::services::channels::account_token;
 use crate::services::jobs::JobFailure;
 use crate::services::outbound::note_failure;
+use crate::services::tokens;
 use crate::services::views;
 use crate::state::AppState;
 use crate::store::entities::{channel_account, contact, contact_identity, conversation, job};
@@ -74,7 +74,7 @@ enum Ready {
     No(String),
 }
 
-fn ready(state: &AppState, acc: &channel_account::Model) -> Ready {
+async fn ready(state: &AppState, acc: &channel_account::Model) -> Ready {
     match acc.status.as_str() {
         "disabled" => return Ready::No("channel account is disabled".into()),
         "needs_reauth" => {
@@ -91,8 +91,9 @@ fn ready(state: &AppState, acc: &channel_account::Model) -> Ready {
     if connector.lookup().is_none() {
         return Ready::Unsupported;
     }
-    let Some(token) = account_token(state, acc) else {
-        return Ready::No("channel account has no access token".into());
+    let token = match tokens::access_token(state, acc).await {
+        Ok(t) => t,
+        Err(e) => return Ready::No(e.to_string()),
     };
     Ready::Yes(Box::new(LookupAccount {
         acc: acc.clone(),
@@ -173,7 +174,7 @@ pub async fn fetch_profile(state: &AppState, j: &job::Model) -> Result<(), JobFa
     else {
         return Ok(());
     };
-    let la = match ready(state, &acc) {
+    let la = match ready(state, &acc).await {
         Ready::Yes(la) => la,
         Ready::Unsupported => return mark_fetched(state, &idn).await,
         Ready::No(why) => return Err(JobFailure::fatal(why)),
@@ -315,7 +316,7 @@ pub async fn fetch_post(state: &AppState, j: &job::Model) -> Result<(), JobFailu
     else {
         return Ok(());
     };
-    let la = match ready(state, &acc) {
+    let la = match ready(state, &acc).await {
         Ready::Yes(la) => la,
         Ready::Unsupported => return Ok(()),
         Ready::No(why) => return Err(JobFailure::fatal(why)),

@@ -27,6 +27,13 @@ pub struct Model {
     /// History import progress.
     #[sea_orm(column_type = "JsonBinary")]
     pub backfill: Option<Json>,
+    /// When the access token expires (accounts connected by OAuth 2 with refresh).
+    pub token_expires_at: Option<DateTimeUtc>,
+    /// A refresh in progress holds this lease, so one refresh runs at a time across nodes.
+    pub refresh_locked_until: Option<DateTimeUtc>,
+    /// The poller's state (platforms without push): high-water mark, cursors, quota used.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub poll_state: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
