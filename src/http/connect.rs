@@ -18,7 +18,7 @@ use crate::services::channels::ChannelAccountOut;
 use crate::services::connect::{
     self, AttemptOut, CallbackIn, ConnectIn, ConnectUrlOut, DisconnectOut, ManagedPageOut,
 };
-use crate::services::oauth::{self, OAuthCallbackIn};
+use crate::services::oauth::{self, ConnectableOut, OAuthCallbackIn};
 use crate::state::AppState;
 
 /// `?format=json`: answer with JSON instead of a redirect.
@@ -186,9 +186,20 @@ pub async fn oauth_callback(
     })
 }
 
+/// The platforms that can be connected here (their app credentials are configured).
+#[utoipa::path(get, path = "/api/v1/channels/connectable", tag = "channels",
+    responses((status = 200, body = Vec<ConnectableOut>)))]
+pub async fn connectable(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> AppResult<Json<Vec<ConnectableOut>>> {
+    Ok(Json(oauth::connectable(&s, &p)?))
+}
+
 /// Routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/channels/connectable", get(connectable))
         .route(
             "/api/v1/channels/{platform}/oauth/connect",
             get(start_oauth),
@@ -197,7 +208,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/channels/{platform}/oauth/callback",
             get(oauth_callback),
         )
-        .route("/api/v1/channels/facebook/connect", get(start_connect))
+        .route(connect::START_PATH, get(start_connect))
         .route(connect::CALLBACK_PATH, get(facebook_callback))
         .route(
             "/api/v1/channels/facebook/connect/{attempt_id}/pages",

@@ -61,6 +61,7 @@ use crate::state::AppState;
         connect::start_connect,
         connect::facebook_callback,
         connect::start_oauth,
+        connect::connectable,
         connect::oauth_callback,
         connect::list_managed_pages,
         connect::connect_pages,

@@ -39,6 +39,8 @@ use crate::store::entities::{channel_account, oauth_state};
 const PLATFORM: &str = "facebook";
 /// How long a connect attempt stays usable: to come back from the dialog, then to pick.
 const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+/// Where the browser starts connecting Facebook Pages.
+pub const START_PATH: &str = "/api/v1/channels/facebook/connect";
 /// The path Meta's dialog sends the browser back to.
 pub const CALLBACK_PATH: &str = "/api/v1/channels/facebook/callback";
 
@@ -141,6 +143,11 @@ fn app_credentials(state: &AppState) -> AppResult<(String, SecretString)> {
             "Facebook Login needs TONGDAI_FACEBOOK_APP_ID and TONGDAI_FACEBOOK_APP_SECRET",
         )),
     }
+}
+
+/// Whether Facebook Login can run: app id and secret set, and a connector that logs in.
+pub fn configured(state: &AppState) -> bool {
+    app_credentials(state).is_ok() && login_connector(state).is_ok()
 }
 
 fn login_connector(state: &AppState) -> AppResult<Arc<dyn Connector>> {

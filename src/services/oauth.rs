@@ -15,12 +15,12 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, TransactionTrait,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tongdai_connectors::{
     Connector, ConnectorError, HttpCtx, OAuth, OAuthAccount, Platform, pkce_challenge,
 };
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::crypto::{random_token, token_hash};
@@ -49,6 +49,41 @@ pub struct OAuthCallbackIn {
     pub error: Option<String>,
     /// The platform's explanation of `error`.
     pub error_description: Option<String>,
+}
+
+/// A platform a marketer can connect accounts of here, and where the browser goes to start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectableOut {
+    /// The platform (`facebook` covers Instagram too, `zalo`, `youtube` …).
+    pub platform: String,
+    /// Open this URL in the browser (a full navigation): it redirects to the platform.
+    pub connect_url: String,
+}
+
+/// `GET /channels/connectable`: the platforms whose app credentials are configured, so the
+/// settings screen offers only buttons that work.
+pub fn connectable(state: &AppState, p: &Principal) -> AppResult<Vec<ConnectableOut>> {
+    p.require(Permission::ManageChannels)?;
+    let mut out = Vec::new();
+    if crate::services::connect::configured(state) {
+        out.push(ConnectableOut {
+            platform: Platform::Facebook.as_str().to_owned(),
+            connect_url: crate::services::connect::START_PATH.to_owned(),
+        });
+    }
+    for platform in state.connectors.platforms() {
+        if state
+            .connectors
+            .get(platform)
+            .is_some_and(|c| c.oauth().is_some())
+        {
+            out.push(ConnectableOut {
+                platform: platform.as_str().to_owned(),
+                connect_url: format!("/api/v1/channels/{}/oauth/connect", platform.as_str()),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The path a platform's consent page sends the browser back to.

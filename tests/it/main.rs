@@ -18,6 +18,7 @@ mod inbox_notes;
 mod ingest;
 mod leads;
 mod multinode;
+mod oauth;
 mod ops;
 mod order_form;
 mod orders;

@@ -14,6 +14,11 @@ import {
 const META = new Set(['facebook', 'instagram']);
 const CONNECT_URL = '/api/v1/channels/facebook/connect';
 
+/** Accounts connected by OAuth 2 (Zalo OA, YouTube …) reconnect through their own consent page. */
+const viaOAuth = (a) => a.settings?.connected_via === 'oauth';
+const connectUrl = (a) => (viaOAuth(a) ? `/api/v1/channels/${encodeURIComponent(a.platform)}/oauth/connect` : CONNECT_URL);
+const canReconnect = (a) => META.has(a.platform) || viaOAuth(a);
+
 export function mount(container, ctx) {
   const manage = ctx.can('channels');
   const pipeline = ctx.can('pipeline');
@@ -23,13 +28,11 @@ export function mount(container, ctx) {
   const listEl = h('div', { class: 'channel-list', testid: 'channel-list' }, loading());
   const shopList = h('div', { class: 'table-wrap' });
   const topError = errorBox('channels-error');
+  const connectBar = h('div', { class: 'toolbar', testid: 'channels-connect-bar' });
   let alive = true;
 
   replaceChildren(container,
-    sectionHead('settings.section.channels', 'settings.ch.lead',
-      manage ? h('div', { class: 'toolbar' },
-        // A full navigation: the server redirects to Facebook's login dialog.
-        h('a', { class: 'btn btn-primary', href: CONNECT_URL, testid: 'channels-connect', t: 'settings.ch.connect' })) : null),
+    sectionHead('settings.section.channels', 'settings.ch.lead', manage ? connectBar : null),
     topError.el,
     listEl,
     h('section', { class: 'panel', testid: 'shop-channels' },
@@ -37,6 +40,30 @@ export function mount(container, ctx) {
       h('p', { class: 'muted', t: 'settings.shop.lead' }),
       shopList,
       pipeline ? shopForm() : null));
+
+  // Coming back from a platform's consent page (`?connected=zalo` / `?connect_error=code`).
+  const back = new URLSearchParams(window.location.search);
+  if (back.get('connected')) toast(t('settings.ch.connected', { platform: platformLabel(back.get('connected')) }));
+  if (back.get('connect_error')) {
+    const code = back.get('connect_error');
+    toast(t('settings.ch.connect_failed', { code }), { kind: 'warn', ms: 0 });
+  }
+
+  async function loadConnectable() {
+    if (!manage) return;
+    let list = [];
+    try { list = await api.get('/channels/connectable'); } catch { list = []; }
+    if (!alive) return;
+    // A full navigation each: the server redirects to the platform's consent page.
+    replaceChildren(connectBar, list.length
+      ? list.map((c) => h('a', {
+        class: 'btn btn-primary',
+        href: c.connect_url,
+        testid: c.platform === 'facebook' ? 'channels-connect' : `channels-connect-${c.platform}`,
+        text: c.platform === 'facebook' ? t('settings.ch.connect') : t('settings.ch.connect_platform', { platform: platformLabel(c.platform) }),
+      }))
+      : h('p', { class: 'muted', testid: 'channels-none-configured', t: 'settings.ch.none_configured' }));
+  }
 
   async function load() {
     try {
@@ -99,15 +126,16 @@ export function mount(container, ctx) {
       replaceChildren(health,
         a.status === 'needs_reauth'
           ? h('div', { class: 'alert channel-reauth', testid: 'channel-reauth' },
-            h('p', { t: 'settings.ch.reauth' }),
+            h('p', { text: t('settings.ch.reauth', { platform: platformLabel(a.platform) }) }),
             hl.last_error ? h('p', { class: 'channel-error-text', text: hl.last_error }) : null,
-            manage ? h('a', { class: 'btn btn-primary btn-sm', href: CONNECT_URL, testid: 'channel-reconnect', t: 'settings.ch.reconnect' }) : null)
+            manage && canReconnect(a) ? h('a', { class: 'btn btn-primary btn-sm', href: connectUrl(a), testid: 'channel-reconnect', t: 'settings.ch.reconnect' }) : null)
           : null,
         h('dl', { class: 'facts' },
           h('dt', { t: 'settings.ch.health' }),
           h('dd', {}, h('span', { class: `badge health-${hl.state}`, testid: 'channel-health', dataset: { state: hl.state || '' }, text: t(`settings.ch.health.${hl.state || 'ok'}`) })),
           h('dt', { t: 'settings.ch.last_event' }),
           h('dd', { text: fmtDate(hl.last_event_at) }),
+          a.token_expires_at ? [h('dt', { t: 'settings.ch.token_expires' }), h('dd', { testid: 'channel-token-expires', text: t('settings.ch.token_expires_at', { at: fmtDate(a.token_expires_at) }) })] : null,
           hl.last_error && a.status !== 'needs_reauth' ? [h('dt', { t: 'settings.ch.last_error' }), h('dd', { class: 'channel-error-text', text: `${hl.last_error} · ${fmtDate(hl.last_error_at)}` })] : null),
         hl.state === 'quiet' ? h('p', { class: 'notice', t: 'settings.ch.quiet' }) : null);
       renderBackfill(a);
@@ -161,7 +189,7 @@ export function mount(container, ctx) {
         });
         out.push(b);
       }
-      if (META.has(a.platform) && (a.has_access_token || a.status !== 'disabled')) {
+      if (canReconnect(a) && (a.has_access_token || a.status !== 'disabled')) {
         const b = h('button', { type: 'button', class: 'btn settings-danger btn-sm', testid: 'channel-disconnect', t: 'settings.ch.disconnect' });
         b.addEventListener('click', async () => {
           if (!(await confirmAction(t('settings.ch.disconnect_confirm', { name: a.name }), { okKey: 'settings.ch.disconnect' }))) return;
@@ -177,8 +205,8 @@ export function mount(container, ctx) {
         });
         out.push(b);
       }
-      if (a.status === 'disabled' && META.has(a.platform)) {
-        out.push(h('a', { class: 'btn btn-secondary btn-sm', href: CONNECT_URL, t: 'settings.ch.reconnect' }));
+      if (a.status === 'disabled' && canReconnect(a)) {
+        out.push(h('a', { class: 'btn btn-secondary btn-sm', href: connectUrl(a), t: 'settings.ch.reconnect' }));
       }
       return out;
     }
@@ -278,6 +306,7 @@ export function mount(container, ctx) {
   }
 
   load();
+  loadConnectable();
 
   return {
     handleEvent(type, data) {
