@@ -18,7 +18,7 @@ use crate::services::channels::ChannelAccountOut;
 use crate::services::connect::{
     self, AttemptOut, CallbackIn, ConnectIn, ConnectUrlOut, DisconnectOut, ManagedPageOut,
 };
-use crate::services::oauth::{self, ConnectableOut, OAuthCallbackIn};
+use crate::services::oauth::{self, ConnectableOut};
 use crate::state::AppState;
 
 /// `?format=json`: answer with JSON instead of a redirect.
@@ -162,7 +162,7 @@ pub async fn start_oauth(
 
 /// Where the consent page sends the browser back: connects the accounts, then redirects to
 /// the channel settings (`?connected={platform}`, or `?connect_error={code}` on failure).
-#[utoipa::path(get, path = "/api/v1/channels/{platform}/oauth/callback", tag = "channels", params(("platform" = String, Path), OAuthCallbackIn, FormatQuery),
+#[utoipa::path(get, path = "/api/v1/channels/{platform}/oauth/callback", tag = "channels", params(("platform" = String, Path), CallbackIn, FormatQuery),
     responses((status = 302, description = "to `/settings/channels`"), (status = 200, body = Vec<ChannelAccountOut>, description = "with `format=json`"),
         (status = 400, body = crate::error::ErrorOut, description = "`invalid_state`, `state_expired`, `state_used`, `state_mismatch`, `login_cancelled`, `missing_code`, `no_account`"),
         (status = 502, body = crate::error::ErrorOut, description = "the platform refused the code")))]
@@ -171,7 +171,7 @@ pub async fn oauth_callback(
     SessionCookie(session): SessionCookie,
     Path(platform): Path<String>,
     Query(f): Query<FormatQuery>,
-    Query(i): Query<OAuthCallbackIn>,
+    Query(i): Query<CallbackIn>,
 ) -> AppResult<Response> {
     let out = oauth::callback(&s, &platform, session.as_deref(), i).await;
     if f.json() {

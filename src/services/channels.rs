@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -134,6 +135,80 @@ pub(crate) fn out(state: &AppState, a: channel_account::Model) -> ChannelAccount
         token_expires_at: a.token_expires_at,
         created_at: a.created_at,
     }
+}
+
+/// An account a connect flow (Facebook Login, OAuth 2) grants access to.
+pub(crate) struct Granted<'a> {
+    /// Its platform.
+    pub platform: Platform,
+    /// The platform's id of it.
+    pub external_id: &'a str,
+    /// Its display name.
+    pub name: String,
+    /// Settings to set on it (merged over the ones it has).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Its sealed secrets.
+    pub sealed: Vec<u8>,
+    /// When its access token expires, when it does.
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Create the channel account a connect flow granted, or renew it (new token, active again,
+/// errors cleared). An account connected to another workspace is refused.
+pub(crate) async fn upsert_granted(
+    txn: &impl ConnectionTrait,
+    workspace: Uuid,
+    g: Granted<'_>,
+) -> AppResult<channel_account::Model> {
+    let now = Utc::now();
+    let existing = channel_account::Entity::find()
+        .filter(channel_account::Column::Platform.eq(g.platform.as_str()))
+        .filter(channel_account::Column::ExternalId.eq(g.external_id))
+        .one(txn)
+        .await?;
+    let mut settings = existing
+        .as_ref()
+        .map(|a| a.settings.clone())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    for (k, v) in g.settings {
+        settings[k] = v;
+    }
+    let Some(existing) = existing else {
+        return Ok(channel_account::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            workspace_id: Set(workspace),
+            platform: Set(g.platform.as_str().to_owned()),
+            external_id: Set(g.external_id.to_owned()),
+            name: Set(g.name),
+            settings: Set(settings),
+            secrets_enc: Set(Some(g.sealed)),
+            status: Set("active".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            token_expires_at: Set(g.token_expires_at),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?);
+    };
+    if existing.workspace_id != workspace {
+        return Err(AppError::Conflict(format!(
+            "{} account {} is connected to another workspace",
+            g.platform, g.external_id
+        )));
+    }
+    let mut am = existing.into_active_model();
+    am.name = Set(g.name);
+    am.settings = Set(settings);
+    am.secrets_enc = Set(Some(g.sealed));
+    am.status = Set("active".into());
+    am.last_error = Set(None);
+    am.last_error_at = Set(None);
+    am.token_expires_at = Set(g.token_expires_at);
+    am.refresh_locked_until = Set(None);
+    am.updated_at = Set(now);
+    Ok(am.update(txn).await?)
 }
 
 /// Seal an access token the way channel accounts store it (`{"access_token": …}`, AES-GCM).

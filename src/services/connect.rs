@@ -13,8 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,8 @@ pub struct AttemptOut {
     pub attempt_id: Uuid,
 }
 
-/// What Meta's dialog appends to the callback URL.
+/// What a consent page (Meta's dialog, an OAuth 2 authorization page) appends to the
+/// callback URL.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackIn {
@@ -486,57 +487,28 @@ async fn upsert_account(
     workspace: Uuid,
     pick: &Pick<'_>,
 ) -> AppResult<channel_account::Model> {
-    let now = Utc::now();
+    let mut settings = serde_json::Map::new();
+    if pick.platform == Platform::Instagram {
+        settings.insert("page_id".into(), pick.page.id.clone().into());
+    }
+    settings.insert("connected_via".into(), "facebook_login".into());
     let sealed = seal(
         state,
         &SecretString::from(pick.page.access_token.expose().to_owned()),
     );
-    let existing = channel_account::Entity::find()
-        .filter(channel_account::Column::Platform.eq(pick.platform.as_str()))
-        .filter(channel_account::Column::ExternalId.eq(pick.external_id))
-        .one(txn)
-        .await?;
-    let mut settings = existing
-        .as_ref()
-        .map(|a| a.settings.clone())
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    if pick.platform == Platform::Instagram {
-        settings["page_id"] = pick.page.id.clone().into();
-    }
-    settings["connected_via"] = "facebook_login".into();
-    let Some(existing) = existing else {
-        return Ok(channel_account::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(workspace),
-            platform: Set(pick.platform.as_str().to_owned()),
-            external_id: Set(pick.external_id.to_owned()),
-            name: Set(pick.name.clone()),
-            settings: Set(settings),
-            secrets_enc: Set(Some(sealed)),
-            status: Set("active".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?);
-    };
-    if existing.workspace_id != workspace {
-        return Err(AppError::Conflict(format!(
-            "{} account {} is connected to another workspace",
-            pick.platform, pick.external_id
-        )));
-    }
-    let mut am = existing.into_active_model();
-    am.name = Set(pick.name.clone());
-    am.settings = Set(settings);
-    am.secrets_enc = Set(Some(sealed));
-    am.status = Set("active".into());
-    am.last_error = Set(None);
-    am.last_error_at = Set(None);
-    am.updated_at = Set(now);
-    Ok(am.update(txn).await?)
+    channels::upsert_granted(
+        txn,
+        workspace,
+        channels::Granted {
+            platform: pick.platform,
+            external_id: pick.external_id,
+            name: pick.name.clone(),
+            settings,
+            sealed,
+            token_expires_at: None,
+        },
+    )
+    .await
 }
 
 /// `POST /channels/facebook/connect/{attempt_id}`: connect the chosen Pages and Instagram

@@ -12,15 +12,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use tongdai_connectors::{
     Connector, ConnectorError, HttpCtx, OAuth, OAuthAccount, Platform, pkce_challenge,
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::crypto::{random_token, token_hash};
@@ -29,27 +29,13 @@ use crate::error::{AppError, AppResult};
 use crate::services::audit;
 use crate::services::auth::{self, Principal};
 use crate::services::channels::{self, ChannelAccountOut};
-use crate::services::connect::ConnectUrlOut;
+use crate::services::connect::{CallbackIn, ConnectUrlOut};
 use crate::services::tokens::{self, Secrets};
 use crate::state::AppState;
 use crate::store::entities::{channel_account, oauth_state};
 
 /// How long a connect attempt stays usable.
 const ATTEMPT_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-
-/// What the consent page appends to the callback URL.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OAuthCallbackIn {
-    /// The authorization code (on success).
-    pub code: Option<String>,
-    /// The `state` tongdai sent.
-    pub state: Option<String>,
-    /// Set when the user cancelled or the platform refused (`access_denied` …).
-    pub error: Option<String>,
-    /// The platform's explanation of `error`.
-    pub error_description: Option<String>,
-}
 
 /// A platform a marketer can connect accounts of here, and where the browser goes to start.
 #[derive(Debug, Serialize, ToSchema)]
@@ -189,7 +175,7 @@ pub async fn callback(
     state: &AppState,
     platform: &str,
     session: Option<&str>,
-    input: OAuthCallbackIn,
+    input: CallbackIn,
 ) -> AppResult<Vec<ChannelAccountOut>> {
     let (platform, connector) = oauth_connector(state, platform)?;
     let csrf = input.state.as_deref().unwrap_or_default();
@@ -336,65 +322,27 @@ async fn upsert(
     a: &OAuthAccount,
     secrets: &Secrets,
 ) -> AppResult<channel_account::Model> {
-    let now = Utc::now();
-    let existing = channel_account::Entity::find()
-        .filter(channel_account::Column::Platform.eq(platform.as_str()))
-        .filter(channel_account::Column::ExternalId.eq(&a.external_id))
-        .one(txn)
-        .await?;
-    let mut settings = existing
-        .as_ref()
-        .map(|x| x.settings.clone())
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    if let Some(details) = a.details.as_object() {
-        for (k, v) in details {
-            settings[k] = v.clone();
-        }
-    }
+    let mut settings = a.details.as_object().cloned().unwrap_or_default();
     if let Some(pic) = &a.picture_url {
-        settings["picture_url"] = pic.clone().into();
+        settings.insert("picture_url".into(), pic.clone().into());
     }
-    settings["connected_via"] = "oauth".into();
+    settings.insert("connected_via".into(), "oauth".into());
     let name = a
         .name
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| format!("{platform} {}", a.external_id));
-    let sealed = secrets.seal(state);
-    let Some(existing) = existing else {
-        return Ok(channel_account::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(workspace),
-            platform: Set(platform.as_str().to_owned()),
-            external_id: Set(a.external_id.clone()),
-            name: Set(name),
-            settings: Set(settings),
-            secrets_enc: Set(Some(sealed)),
-            status: Set("active".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            token_expires_at: Set(secrets.expires_at),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?);
-    };
-    if existing.workspace_id != workspace {
-        return Err(AppError::Conflict(format!(
-            "{platform} account {} is connected to another workspace",
-            a.external_id
-        )));
-    }
-    let mut am = existing.into_active_model();
-    am.name = Set(name);
-    am.settings = Set(settings);
-    am.secrets_enc = Set(Some(sealed));
-    am.status = Set("active".into());
-    am.last_error = Set(None);
-    am.last_error_at = Set(None);
-    am.token_expires_at = Set(secrets.expires_at);
-    am.refresh_locked_until = Set(None);
-    am.updated_at = Set(now);
-    Ok(am.update(txn).await?)
+    channels::upsert_granted(
+        txn,
+        workspace,
+        channels::Granted {
+            platform,
+            external_id: &a.external_id,
+            name,
+            settings,
+            sealed: secrets.seal(state),
+            token_expires_at: secrets.expires_at,
+        },
+    )
+    .await
 }
