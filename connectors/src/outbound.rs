@@ -358,6 +358,34 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
     /// Seconds until the refresh token expires, when the platform said.
     pub refresh_expires_in: Option<u64>,
+    /// The platform's ids of the accounts the grant names, when the token answer names them
+    /// (Shopee `shop_id_list`, Lazada's seller); [`crate::OAuth::accounts`] may use them.
+    pub account_ids: Vec<String>,
+}
+
+/// What a consent page sent the browser back with: the authorization code and every other
+/// query parameter (`state` excluded), for platforms that add their own (Shopee `shop_id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuthCallback {
+    /// The authorization code.
+    pub code: String,
+    /// The other query parameters, by name.
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+impl OAuthCallback {
+    /// A callback with only a code.
+    pub fn code(code: impl Into<String>) -> Self {
+        OAuthCallback {
+            code: code.into(),
+            params: Default::default(),
+        }
+    }
+
+    /// A query parameter the page added.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
 }
 
 /// An account an OAuth grant reaches, to connect as a channel account.

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{ConnectorError, ParseError, VerifyError};
 use crate::outbound::{
-    AccessToken, CommentReply, HistoryPage, ManagedPage, OAuthAccount, OutboundMessage, Profile,
-    Recipient, SendPolicy, Sent, TokenSet, UserToken,
+    AccessToken, CommentReply, HistoryPage, ManagedPage, OAuthAccount, OAuthCallback,
+    OutboundMessage, Profile, Recipient, SendPolicy, Sent, TokenSet, UserToken,
 };
 use crate::types::{
     AccountCtx, HandshakeReply, HttpCtx, InboundRequest, NormalizedEvent, OutboundText, Platform,
@@ -303,30 +303,33 @@ pub trait OAuth: Send + Sync {
     ) -> Result<String, ConnectorError>;
 
     /// Exchange the authorization code the consent page redirected with for tokens.
-    /// `cx.base_url` is the OAuth base URL.
+    /// `cx.base_url` is the OAuth base URL; `callback` carries the code and every other query
+    /// parameter the page added (Shopee adds `shop_id`).
     async fn exchange_code(
         &self,
         cx: &HttpCtx<'_>,
         redirect_uri: &str,
-        code: &str,
+        callback: &OAuthCallback,
         code_verifier: Option<&str>,
     ) -> Result<TokenSet, ConnectorError>;
 
-    /// A new access token from the refresh token. Where refresh tokens are single use (Zalo),
-    /// the answer carries the next one and the old one is spent: the hub stores the new set
-    /// before anything else. A refused refresh token is [`ConnectorError::Unauthorized`].
-    /// `cx.base_url` is the OAuth base URL.
+    /// A new access token from the refresh token of `account` (the platform's id of the
+    /// account: Shopee refreshes per shop). Where refresh tokens are single use (Zalo,
+    /// Shopee), the answer carries the next one and the old one is spent: the hub stores the
+    /// new set before anything else. A refused refresh token is
+    /// [`ConnectorError::Unauthorized`]. `cx.base_url` is the OAuth base URL.
     async fn refresh(
         &self,
         cx: &HttpCtx<'_>,
+        account: &str,
         refresh_token: &str,
     ) -> Result<TokenSet, ConnectorError>;
 
-    /// The accounts the token reaches (the Official Account, the YouTube channel …), to
-    /// store as channel accounts. `cx.base_url` is the API base URL.
+    /// The accounts the new grant reaches (the Official Account, the YouTube channel, the
+    /// shop …), to store as channel accounts. `cx.base_url` is the API base URL.
     async fn accounts(
         &self,
         cx: &HttpCtx<'_>,
-        token: &AccessToken,
+        grant: &TokenSet,
     ) -> Result<Vec<OAuthAccount>, ConnectorError>;
 }

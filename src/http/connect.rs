@@ -1,6 +1,8 @@
 //! Connecting accounts through Facebook Login, disconnecting them, and importing their history
 //! again. Browser steps answer `302`; `?format=json` answers the same as JSON for API clients.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -171,9 +173,9 @@ pub async fn oauth_callback(
     SessionCookie(session): SessionCookie,
     Path(platform): Path<String>,
     Query(f): Query<FormatQuery>,
-    Query(i): Query<CallbackIn>,
+    Query(q): Query<BTreeMap<String, String>>,
 ) -> AppResult<Response> {
-    let out = oauth::callback(&s, &platform, session.as_deref(), i).await;
+    let out = oauth::callback(&s, &platform, session.as_deref(), q).await;
     if f.json() {
         return Ok(Json(out?).into_response());
     }

@@ -8,6 +8,7 @@
 //! The attempt is single use (deleted when the callback claims it) and expires; no token is
 //! ever returned or logged.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -18,7 +19,8 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::json;
 use tongdai_connectors::{
-    Connector, ConnectorError, HttpCtx, OAuth, OAuthAccount, Platform, pkce_challenge,
+    Connector, ConnectorError, HttpCtx, OAuth, OAuthAccount, OAuthCallback, Platform,
+    pkce_challenge,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,7 +31,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::audit;
 use crate::services::auth::{self, Principal};
 use crate::services::channels::{self, ChannelAccountOut};
-use crate::services::connect::{CallbackIn, ConnectUrlOut};
+use crate::services::connect::ConnectUrlOut;
 use crate::services::tokens::{self, Secrets};
 use crate::state::AppState;
 use crate::store::entities::{channel_account, oauth_state};
@@ -175,10 +177,11 @@ pub async fn callback(
     state: &AppState,
     platform: &str,
     session: Option<&str>,
-    input: CallbackIn,
+    mut query: BTreeMap<String, String>,
 ) -> AppResult<Vec<ChannelAccountOut>> {
     let (platform, connector) = oauth_connector(state, platform)?;
-    let csrf = input.state.as_deref().unwrap_or_default();
+    query.remove("format");
+    let csrf = query.remove("state").unwrap_or_default();
     if csrf.is_empty() {
         return Err(AppError::bad_request(
             "invalid_state",
@@ -186,7 +189,7 @@ pub async fn callback(
         ));
     }
     let attempt = oauth_state::Entity::find()
-        .filter(oauth_state::Column::StateHash.eq(token_hash(csrf)))
+        .filter(oauth_state::Column::StateHash.eq(token_hash(&csrf)))
         .filter(oauth_state::Column::Platform.eq(platform.as_str()))
         .one(&state.db.write)
         .await?
@@ -221,10 +224,10 @@ pub async fn callback(
             "the connect attempt expired: start again",
         ));
     }
-    if let Some(error) = input.error.as_deref().filter(|e| !e.is_empty()) {
-        let why = input
-            .error_description
-            .as_deref()
+    if let Some(error) = query.get("error").filter(|e| !e.is_empty()) {
+        let why = query
+            .get("error_description")
+            .map(String::as_str)
             .unwrap_or("no reason given");
         tracing::info!(attempt = %attempt.id, %platform, error, "OAuth consent not given");
         return Err(AppError::bad_request(
@@ -232,7 +235,7 @@ pub async fn callback(
             format!("{platform} did not grant access ({error}): {why}"),
         ));
     }
-    let code = input.code.as_deref().unwrap_or_default();
+    let code = query.remove("code").unwrap_or_default();
     if code.is_empty() {
         return Err(AppError::bad_request(
             "missing_code",
@@ -254,7 +257,10 @@ pub async fn callback(
         .exchange_code(
             &oauth_cx,
             &redirect_uri(state, platform),
-            code,
+            &OAuthCallback {
+                code,
+                params: query,
+            },
             verifier.as_deref(),
         )
         .await
@@ -267,7 +273,7 @@ pub async fn callback(
         base_url: state.api_base(platform),
     };
     let found = flow
-        .accounts(&api_cx, &set.access_token)
+        .accounts(&api_cx, &set)
         .await
         .map_err(|e| platform_error(platform, &e))?;
     if found.is_empty() {

@@ -246,7 +246,7 @@ async fn refresh_leased(
         http: &state.http,
         base_url: state.oauth_base(platform),
     };
-    let set = match oauth.refresh(&cx, rt).await {
+    let set = match oauth.refresh(&cx, &acc.external_id, rt).await {
         Ok(set) => set,
         Err(e) => {
             tracing::warn!(account = %acc.id, platform = %acc.platform, error = %e, "token refresh failed");
@@ -351,6 +351,7 @@ mod tests {
             refresh_token: None,
             expires_in: Some(3599),
             refresh_expires_in: None,
+            account_ids: Vec::new(),
         };
         let s = Secrets::from_set(&set, Some("r1"), t0());
         assert_eq!(s.access_token, "a2");
