@@ -3,6 +3,7 @@
 //! server. The hub drives connectors through the traits in [`traits`]; each platform lives in
 //! its own module, with a loopback `sandbox` fake of the platform behind the `sandbox` feature.
 
+pub mod commerce;
 pub mod error;
 pub mod facebook;
 pub mod outbound;

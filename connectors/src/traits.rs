@@ -54,6 +54,10 @@ pub trait Connector: Send + Sync + 'static {
     fn oauth(&self) -> Option<&dyn OAuth> {
         None
     }
+    /// Fetching marketplace orders (Shopee, Lazada, Tiki).
+    fn orders(&self) -> Option<&dyn crate::commerce::Orders> {
+        None
+    }
 }
 
 /// Inbound webhooks: pure, synchronous functions over the raw request. No IO, no clock other
@@ -71,6 +75,13 @@ pub trait WebhookInbound: Send + Sync {
     /// hub use a hash of the body (platforms that resend identical bytes).
     fn event_key(&self, _req: &InboundRequest<'_>) -> Option<String> {
         None
+    }
+
+    /// Whether a stored event is acknowledged with an empty body (Shopee counts a push as
+    /// delivered only when the answer is 2xx *and* empty). Otherwise the hub answers
+    /// `200 {"status": "accepted", …}`.
+    fn empty_ack(&self) -> bool {
+        false
     }
 
     /// Best-effort: the account ids a stored body belongs to, even when it does not fully

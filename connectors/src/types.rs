@@ -331,6 +331,28 @@ pub struct IgnoredEvent {
     pub kind: String,
 }
 
+/// A marketplace order changed (Shopee push code 3, Lazada message type 0 …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderNotice {
+    /// The platform's id of the shop/seller.
+    pub account_external_id: String,
+    /// The platform's order id.
+    pub order_external_id: String,
+    /// The status the push names, verbatim, when it names one.
+    pub platform_status: Option<String>,
+    /// When the platform says the order changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A marketplace chat session has news (Lazada IM session update …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatNotice {
+    /// The platform's id of the shop/seller.
+    pub account_external_id: String,
+    /// The platform's id of the chat session or conversation.
+    pub session_external_id: String,
+}
+
 /// How far an outgoing message got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -380,6 +402,10 @@ pub enum NormalizedEvent {
     Mention(Mention),
     /// A customer arrived through a link or ad without writing yet.
     Referred(ReferralEvent),
+    /// A marketplace order changed: the hub fetches it (pushes only notify).
+    OrderChanged(OrderNotice),
+    /// A marketplace chat has news the push does not carry: the hub fetches its messages.
+    ChatChanged(ChatNotice),
     /// A documented event type tongdai does not use.
     Ignored(IgnoredEvent),
 }
@@ -398,6 +424,8 @@ impl NormalizedEvent {
             NormalizedEvent::Comment(c) => &c.account_external_id,
             NormalizedEvent::Mention(m) => &m.account_external_id,
             NormalizedEvent::Referred(r) => &r.account_external_id,
+            NormalizedEvent::OrderChanged(o) => &o.account_external_id,
+            NormalizedEvent::ChatChanged(c) => &c.account_external_id,
             NormalizedEvent::Ignored(i) => &i.account_external_id,
         }
     }

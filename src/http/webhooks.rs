@@ -45,6 +45,7 @@ pub async fn receive_webhook(
             h.body,
         )
             .into_response(),
+        Ok(WebhookOutcome::AcceptedEmpty) => StatusCode::OK.into_response(),
         Ok(WebhookOutcome::Accepted(s)) => (
             StatusCode::OK,
             axum::Json(

@@ -255,6 +255,8 @@ pub enum WebhookOutcome {
     Handshake(HandshakeReply),
     /// Stored (or already stored).
     Accepted(Stored),
+    /// Stored (or already stored), for a platform that wants an empty 2xx answer.
+    AcceptedEmpty,
 }
 
 /// A webhook failure, rendered as 4xx with a reason.
@@ -313,7 +315,11 @@ pub async fn receive_webhook(
                 "accepted"
             };
             state.metrics.webhook(platform.as_str(), outcome);
-            Ok(WebhookOutcome::Accepted(s))
+            Ok(if inbound.empty_ack() {
+                WebhookOutcome::AcceptedEmpty
+            } else {
+                WebhookOutcome::Accepted(s)
+            })
         }
         Err(_) => {
             state.metrics.webhook(platform.as_str(), "error");
