@@ -9,6 +9,7 @@ pub mod facebook;
 pub mod outbound;
 pub mod registry;
 pub mod shop;
+pub mod shopee;
 pub mod standard_webhooks;
 pub mod traits;
 pub mod types;
