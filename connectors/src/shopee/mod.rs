@@ -11,6 +11,9 @@ pub mod order;
 pub mod sign;
 pub mod wire;
 
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
 use http::Method;
 
 use crate::commerce::Orders;
