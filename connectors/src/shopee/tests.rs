@@ -267,6 +267,8 @@ fn other_codes_and_chat_types_are_ignored_by_name() {
     );
     // Partner-level pushes name no shop: nothing to route.
     assert_eq!(ignored(json!({"code": 2, "timestamp": 1, "data": {}})), []);
+    assert_eq!(s.parse(b"{}").unwrap(), []);
+    assert_eq!(s.parse(b"").unwrap(), []);
     assert!(s.parse(b"[]").is_err());
     assert!(s.parse(br#"{"shop_id":1}"#).is_err());
 }

@@ -20,8 +20,9 @@ pub const CODE_WEBCHAT: i64 = 10;
 /// Epoch values above this are milliseconds (10^12 ms is 2001; 10^12 s is year 33658).
 const MS_THRESHOLD: i64 = 1_000_000_000_000;
 
-/// An id given as a string or an integer, as decimal text. Empty strings, zero-less
-/// fractions, floats, booleans and `null` are no id: a float would have lost digits already.
+/// An id given as a string or an integer, as decimal text. Empty strings, floats, booleans
+/// and `null` are no id: a float would have lost digits already. serde_json keeps integers up
+/// to 2^64 exact, which covers Shopee's 19-digit chat ids.
 pub fn id_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
@@ -115,8 +116,13 @@ pub fn shop_of(env: &Envelope) -> Option<String> {
 /// code 10 `message` → [`NormalizedEvent::MessageReceived`] or, sent by the shop,
 /// [`NormalizedEvent::MessageEcho`]; every other code or chat type →
 /// [`NormalizedEvent::Ignored`] (`shopee.code_<n>`, `shopee.chat.<type>`), or nothing when
-/// the push names no shop (partner-level pushes).
+/// the push names no shop (partner-level pushes). An empty body or `{}` yields nothing.
 pub fn parse_body(body: &[u8]) -> Result<Vec<NormalizedEvent>, ParseError> {
+    // A signed empty body or `{}` (a URL check, shape UNVERIFIED) carries no event.
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"{}" {
+        return Ok(Vec::new());
+    }
     let env = envelope(body)?;
     let shop = shop_of(&env);
     match env.code {
