@@ -277,7 +277,7 @@ impl Shopee {
             }
             return Err(classify(
                 status,
-                "",
+                "http_error",
                 &format!("HTTP {status}: {snippet}"),
                 now,
             ));
@@ -867,6 +867,12 @@ mod tests {
             }
         ));
         assert!(classify(200, "error_inner", "", now).is_retryable());
+        // A proxy's HTML error page: classified by its status alone.
+        assert!(classify(502, "http_error", "HTTP 502: <html>", now).is_retryable());
+        assert!(matches!(
+            classify(429, "http_error", "HTTP 429", now),
+            ConnectorError::RateLimited { .. }
+        ));
         assert!(!classify(400, "error_data", "", now).is_retryable());
     }
 
