@@ -15,7 +15,8 @@ use tongdai_connectors::shopee::api::{
     PATH_TOKEN_REFRESH,
 };
 use tongdai_connectors::shopee::sandbox::{
-    SANDBOX_SHOP_ID, SandboxFailure, SandboxOrder, ShopeeSandbox, chat_push, order_status_push,
+    SANDBOX_SHOP_ID, SandboxFailure, SandboxOrder, SandboxShop, ShopeeSandbox, chat_push,
+    order_status_push,
 };
 use tongdai_connectors::shopee::{Shopee, ShopeeConfig};
 use tongdai_connectors::{
@@ -363,6 +364,83 @@ mod shopee {
         let mut got = ids.clone();
         got.sort();
         assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn a_main_account_grant_connects_each_of_its_shops() {
+        let env = Env::new().await;
+        let cx = env.cx();
+        let second: u64 = 336_094_211;
+        env.sandbox.add_shop(SandboxShop {
+            shop_id: second,
+            name: "Shop Hai".to_owned(),
+            region: "VN".to_owned(),
+        });
+        env.sandbox
+            .set_authorizing_main_account(777_001, &[SANDBOX_SHOP_ID, second]);
+        let params = env.authorize("csrf-main").await;
+        assert_eq!(params["main_account_id"], "777001");
+        assert!(!params.contains_key("shop_id"));
+        let mut callback = OAuthCallback {
+            code: params["code"].clone(),
+            params: BTreeMap::new(),
+        };
+        callback.params.insert(
+            "main_account_id".to_owned(),
+            params["main_account_id"].clone(),
+        );
+        let grant = env
+            .shopee
+            .exchange_code(&cx, REDIRECT, &callback, None)
+            .await
+            .unwrap();
+        assert_eq!(grant.account_ids, [SHOP, "336094211"]);
+        let body = env.sandbox.requests().last().unwrap().json();
+        assert_eq!(body["main_account_id"], json!(777_001));
+        assert!(body.get("shop_id").is_none());
+        let names: Vec<Option<String>> = env
+            .shopee
+            .accounts(&cx, &grant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            names,
+            [Some("Shop Sandbox".to_owned()), Some("Shop Hai".to_owned())]
+        );
+        // The shared refresh token serves each shop once; then each has its own pair.
+        let refresh = grant.refresh_token.unwrap();
+        let first = env
+            .shopee
+            .refresh(&cx, SHOP, refresh.expose())
+            .await
+            .unwrap();
+        assert_eq!(first.account_ids, [SHOP]);
+        env.shopee
+            .refresh(&cx, "336094211", refresh.expose())
+            .await
+            .unwrap();
+        assert!(
+            env.shopee
+                .refresh(&cx, SHOP, refresh.expose())
+                .await
+                .unwrap_err()
+                .needs_reconnect()
+        );
+        // The first shop's new token is its own: it does not open the second shop.
+        let own = first.access_token.expose().to_owned();
+        let other = AccountCtx {
+            external_id: "336094211",
+            access_token: &own,
+        };
+        let refused = env
+            .shopee
+            .get_orders(&cx, &other, &["X".to_owned()])
+            .await
+            .unwrap_err();
+        assert!(refused.needs_reconnect(), "{refused:?}");
     }
 
     #[tokio::test]

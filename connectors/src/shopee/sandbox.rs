@@ -2,8 +2,9 @@
 //! every request the way Shopee does (`shared/specs/commerce.md` §1.2–1.8): `partner_id`, a
 //! `timestamp` within 5 minutes, the `sign` of the call's API type, and for shop calls an
 //! unexpired `access_token` of that `shop_id`. It plays the authorization page (redirect with
-//! `code` and `shop_id`), token get and single-use refresh (the old access token stays valid
-//! for 5 minutes), shop info, order list and detail over seeded orders (optional fields only
+//! `code` and `shop_id`, or `main_account_id` for a main account's several shops), token get
+//! and refresh (single use per shop; the old access token stays valid for 5 minutes), shop
+//! info, order list and detail over seeded orders (optional fields only
 //! when asked for), the lost-push store and its confirmation, and seller chat (send, with
 //! `Idempotency-Key` dedupe, and message listing). Failures can be queued per path, and
 //! [`signed_push`] builds push requests signed like Shopee's.
@@ -211,13 +212,33 @@ pub enum SandboxFailure {
     ServerError,
 }
 
+/// An access token and the shops it is valid for (several for a fresh main-account grant).
 struct TokenInfo {
-    shop_id: u64,
+    shops: Vec<u64>,
     expires_at: i64,
 }
 
+/// Who an authorization code was issued to.
+#[derive(Clone, PartialEq, Eq)]
+enum Grantee {
+    Shop(u64),
+    Main {
+        main_account_id: u64,
+        shops: Vec<u64>,
+    },
+}
+
+impl Grantee {
+    fn shops(&self) -> Vec<u64> {
+        match self {
+            Grantee::Shop(id) => vec![*id],
+            Grantee::Main { shops, .. } => shops.clone(),
+        }
+    }
+}
+
 struct CodeInfo {
-    shop_id: u64,
+    grantee: Grantee,
     expires_at: i64,
 }
 
@@ -225,13 +246,13 @@ struct CodeInfo {
 struct State {
     now: Option<i64>,
     token_seconds: Option<u64>,
-    authorizing_shop: Option<u64>,
+    authorizing: Option<Grantee>,
     counter: u64,
     requests: Vec<RecordedRequest>,
     shops: HashMap<u64, SandboxShop>,
     codes: HashMap<String, CodeInfo>,
     access: HashMap<String, TokenInfo>,
-    refresh: HashMap<String, u64>,
+    refresh: HashMap<String, Vec<u64>>,
     orders: Vec<SandboxOrder>,
     order_page_size: Option<usize>,
     lost: Vec<(u64, Value)>,
@@ -256,7 +277,8 @@ impl State {
         let digest = Sha256::digest(format!("{salt}:{n}:{:p}", self as *const State).as_bytes());
         hex::encode(&digest[..16])
     }
-    fn issue(&mut self, shop_id: u64) -> (String, String, u64) {
+    /// A token pair valid for `shops` (one shop, or every shop of a main-account grant).
+    fn issue(&mut self, shops: Vec<u64>) -> (String, String, u64) {
         let access = self.token("access");
         let refresh = self.token("refresh");
         let secs = self.token_seconds.unwrap_or(DEFAULT_TOKEN_SECONDS);
@@ -264,11 +286,11 @@ impl State {
         self.access.insert(
             access.clone(),
             TokenInfo {
-                shop_id,
+                shops: shops.clone(),
                 expires_at,
             },
         );
-        self.refresh.insert(refresh.clone(), shop_id);
+        self.refresh.insert(refresh.clone(), shops);
         (access, refresh, secs)
     }
 }
@@ -357,7 +379,17 @@ impl ShopeeSandbox {
 
     /// The shop that approves the app on the authorization page.
     pub fn set_authorizing_shop(&self, shop_id: u64) {
-        self.state().authorizing_shop = Some(shop_id);
+        self.state().authorizing = Some(Grantee::Shop(shop_id));
+    }
+
+    /// A main account approves the app for several shops: the page redirects with
+    /// `main_account_id`, the token answer lists the shops in `shop_id_list`, and the one
+    /// token pair works for all of them until a refresh gives each shop its own.
+    pub fn set_authorizing_main_account(&self, main_account_id: u64, shops: &[u64]) {
+        self.state().authorizing = Some(Grantee::Main {
+            main_account_id,
+            shops: shops.to_vec(),
+        });
     }
 
     /// A shop `get_shop_info` answers for.
@@ -367,7 +399,7 @@ impl ShopeeSandbox {
 
     /// Tokens for `shop_id` without the authorization page: `(access, refresh)`.
     pub fn issue_tokens(&self, shop_id: u64) -> (String, String) {
-        let (a, r, _) = self.state().issue(shop_id);
+        let (a, r, _) = self.state().issue(vec![shop_id]);
         (a, r)
     }
 
@@ -664,7 +696,7 @@ fn authenticate(
         let valid = state
             .access
             .get(token)
-            .is_some_and(|t| t.shop_id == shop_id && t.expires_at > state.now());
+            .is_some_and(|t| t.shops.contains(&shop_id) && t.expires_at > state.now());
         if !valid {
             return Err(error(
                 StatusCode::FORBIDDEN,
@@ -724,20 +756,29 @@ fn auth_page(state: &mut State, req: &RecordedRequest) -> Reply {
     let Some(Ok(mut target)) = req.query_param("redirect").map(|r| url::Url::parse(&r)) else {
         return error_param("redirect is required and must be a URL.");
     };
-    let shop_id = state.authorizing_shop.unwrap_or(SANDBOX_SHOP_ID);
+    let grantee = state
+        .authorizing
+        .clone()
+        .unwrap_or(Grantee::Shop(SANDBOX_SHOP_ID));
     let code = state.token("code");
     let expires_at = state.now() + CODE_SECONDS;
+    let (who, id) = match &grantee {
+        Grantee::Shop(id) => ("shop_id", *id),
+        Grantee::Main {
+            main_account_id, ..
+        } => ("main_account_id", *main_account_id),
+    };
     state.codes.insert(
         code.clone(),
         CodeInfo {
-            shop_id,
+            grantee,
             expires_at,
         },
     );
     target
         .query_pairs_mut()
         .append_pair("code", &code)
-        .append_pair("shop_id", &shop_id.to_string());
+        .append_pair(who, &id.to_string());
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::FOUND;
     if let Ok(v) = http::HeaderValue::from_str(target.as_str()) {
@@ -765,18 +806,37 @@ fn token_get(shared: &Shared, state: &mut State, req: &RecordedRequest) -> Reply
         return error_param("partner_id in the body is required and must match.");
     }
     let code = body.get("code").and_then(Value::as_str).unwrap_or_default();
-    let Some(shop_id) = body_u64(&body, "shop_id") else {
-        return error_param("shop_id or main_account_id is required.");
+    let claimed = match (
+        body_u64(&body, "shop_id"),
+        body_u64(&body, "main_account_id"),
+    ) {
+        (Some(shop), None) => ("shop", shop),
+        (None, Some(main)) => ("main", main),
+        _ => return error_param("Exactly one of shop_id and main_account_id is required."),
     };
     let now = state.now();
     // A code is single use: taken out whatever the outcome.
-    match state.codes.remove(code) {
-        Some(c) if c.shop_id == shop_id && c.expires_at > now => {}
+    let grantee = match state.codes.remove(code) {
+        Some(c) if c.expires_at > now => c.grantee,
         _ => return error(StatusCode::FORBIDDEN, "error_auth", "Invalid code."),
+    };
+    let matches = match (&grantee, claimed) {
+        (Grantee::Shop(id), ("shop", given)) => *id == given,
+        (
+            Grantee::Main {
+                main_account_id, ..
+            },
+            ("main", given),
+        ) => *main_account_id == given,
+        _ => false,
+    };
+    if !matches {
+        return error(StatusCode::FORBIDDEN, "error_auth", "Invalid code.");
     }
-    let (a, r, secs) = state.issue(shop_id);
+    let shops = grantee.shops();
+    let (a, r, secs) = state.issue(shops.clone());
     let mut extra = Map::new();
-    extra.insert("shop_id_list".to_owned(), json!([shop_id]));
+    extra.insert("shop_id_list".to_owned(), json!(shops));
     extra.insert("merchant_id_list".to_owned(), json!([]));
     token_answer(&a, &r, secs, extra)
 }
@@ -793,20 +853,35 @@ fn token_refresh(shared: &Shared, state: &mut State, req: &RecordedRequest) -> R
         .get("refresh_token")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if state.refresh.get(token) != Some(&shop_id) {
+    if !state
+        .refresh
+        .get(token)
+        .is_some_and(|shops| shops.contains(&shop_id))
+    {
         return error(
             StatusCode::FORBIDDEN,
             "error_param",
             "Invalid refresh_token.",
         );
     }
-    state.refresh.remove(token);
+    // Single use per shop: a main-account refresh token still serves its other shops.
+    if let Some(shops) = state.refresh.get_mut(token) {
+        shops.retain(|s| *s != shop_id);
+        if shops.is_empty() {
+            state.refresh.remove(token);
+        }
+    }
     // The shop's current access tokens keep working for five more minutes.
     let grace = state.now() + OLD_TOKEN_GRACE_SECONDS;
-    for t in state.access.values_mut().filter(|t| t.shop_id == shop_id) {
+    for t in state
+        .access
+        .values_mut()
+        .filter(|t| t.shops.contains(&shop_id))
+    {
         t.expires_at = t.expires_at.min(grace);
     }
-    let (a, r, secs) = state.issue(shop_id);
+    // From the first refresh on, each shop of a main-account grant has its own pair.
+    let (a, r, secs) = state.issue(vec![shop_id]);
     let mut extra = Map::new();
     extra.insert("shop_id".to_owned(), json!(shop_id));
     extra.insert("partner_id".to_owned(), json!(shared.partner_id));
