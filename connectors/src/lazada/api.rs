@@ -22,9 +22,7 @@ use crate::outbound::{
     Recipient, Sent, TokenSet, Usage,
 };
 use crate::traits::{Messaging, OAuth};
-use crate::types::{
-    AccountCtx, Attachment, ContactRef, HttpCtx, InboundMessage, NormalizedEvent,
-};
+use crate::types::{AccountCtx, Attachment, ContactRef, HttpCtx, InboundMessage, NormalizedEvent};
 
 /// Lazada error codes meaning "this token is not accepted": reconnect the seller.
 /// `IllegalRefreshToken` is what a refused refresh token is believed to answer (UNVERIFIED).
@@ -196,14 +194,22 @@ impl<'a> Call<'a> {
         let secrets: Vec<&str> = [Some(self.app_secret), self.access_token]
             .into_iter()
             .flatten()
-            .chain(params.iter().filter(|(k, _)| is_secret_param(k)).map(|(_, v)| v.as_str()))
+            .chain(
+                params
+                    .iter()
+                    .filter(|(k, _)| is_secret_param(k))
+                    .map(|(_, v)| v.as_str()),
+            )
             .collect();
         let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
             let snippet: String = String::from_utf8_lossy(&bytes)
                 .chars()
                 .take(SNIPPET_CHARS)
                 .collect();
-            let message = format!("non-JSON answer from Lazada {api}: {}", scrub(&snippet, &secrets));
+            let message = format!(
+                "non-JSON answer from Lazada {api}: {}",
+                scrub(&snippet, &secrets)
+            );
             return Err(if status >= 500 {
                 ConnectorError::Api {
                     status,
@@ -251,7 +257,9 @@ pub fn token_set(answer: &Value) -> Result<TokenSet, ConnectorError> {
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ConnectorError::Transport("Lazada token answer without access_token".into()))?;
+        .ok_or_else(|| {
+            ConnectorError::Transport("Lazada token answer without access_token".into())
+        })?;
     let mut account_ids: Vec<String> = Vec::new();
     for info in body
         .get("country_user_info")
@@ -345,7 +353,9 @@ impl OAuth for Lazada {
         refresh_token: &str,
     ) -> Result<TokenSet, ConnectorError> {
         if refresh_token.is_empty() {
-            return Err(ConnectorError::Unauthorized("no Lazada refresh token".into()));
+            return Err(ConnectorError::Unauthorized(
+                "no Lazada refresh token".into(),
+            ));
         }
         self.token_call(
             cx,
@@ -420,10 +430,15 @@ pub fn map_status(status: &str) -> Option<MarketStatus> {
         "shipped" | "in_transit" => MarketStatus::Shipped,
         "delivered" | "confirmed" => MarketStatus::Delivered,
         "canceled" | "cancelled" => MarketStatus::Cancelled,
-        "returned" | "failed" | "failed_delivery" | "shipped_back" | "shipped_back_success"
-        | "shipped_back_failed" | "package_scrapped" | "lost_by_3pl" | "damaged_by_3pl" => {
-            MarketStatus::Returned
-        }
+        "returned"
+        | "failed"
+        | "failed_delivery"
+        | "shipped_back"
+        | "shipped_back_success"
+        | "shipped_back_failed"
+        | "package_scrapped"
+        | "lost_by_3pl"
+        | "damaged_by_3pl" => MarketStatus::Returned,
         _ => return None,
     })
 }
@@ -523,9 +538,7 @@ pub fn vn_recipient(addr: &Value) -> MarketRecipient {
 /// Cancelled items are left out unless every item is cancelled.
 pub fn group_items(items: &[Value]) -> Vec<MarketItem> {
     let cancelled = |i: &Value| {
-        i.get("status")
-            .and_then(Value::as_str)
-            .and_then(map_status)
+        i.get("status").and_then(Value::as_str).and_then(map_status)
             == Some(MarketStatus::Cancelled)
     };
     let all_cancelled = !items.is_empty() && items.iter().all(cancelled);
@@ -869,7 +882,10 @@ pub fn buyer_from_session(session_id: &str) -> Option<String> {
 pub fn im_message_event(seller_id: &str, session_id: &str, m: &Value) -> Option<NormalizedEvent> {
     let id = m.get("message_id").and_then(id_value)?;
     let side = m.get("from_account_type").and_then(int_value)?;
-    let template = m.get("template_id").and_then(int_value).unwrap_or(IM_TEMPLATE_TEXT);
+    let template = m
+        .get("template_id")
+        .and_then(int_value)
+        .unwrap_or(IM_TEMPLATE_TEXT);
     let content: Value = match m.get("content") {
         Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| json!({"txt": s})),
         Some(v @ Value::Object(_)) => v.clone(),
@@ -1019,7 +1035,9 @@ impl Messaging for Lazada {
             .and_then(|d| d.get("message_id").or_else(|| d.get("msg_id")))
             .and_then(id_value)
             .ok_or_else(|| {
-                ConnectorError::Transport("Lazada /im/message/send answer without message_id".into())
+                ConnectorError::Transport(
+                    "Lazada /im/message/send answer without message_id".into(),
+                )
             })?;
         Ok(Sent {
             external_message_id: id,

@@ -195,7 +195,10 @@ mod tests {
             base,
             "/orders/getaccess_tokentestapp_key123456created_after2024-01-01T00:00:00+07:00limit100offset0partner_idlazop-sdk-python-20181207sign_methodsha256statuspendingtimestamp1517820392000"
         );
-        let sign = all.iter().find(|(k, _)| k == "sign").map(|(_, v)| v.as_str());
+        let sign = all
+            .iter()
+            .find(|(k, _)| k == "sign")
+            .map(|(_, v)| v.as_str());
         assert_eq!(
             sign,
             Some("78263B9251B56EC96BBEE3776E522ABD046F95CC616B7622D290A24C040E7C1E")
@@ -221,7 +224,14 @@ mod tests {
         );
         assert!(all.iter().all(|(k, _)| k != "access_token"));
         let names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-        for n in ["app_key", "sign_method", "timestamp", "partner_id", "code", "sign"] {
+        for n in [
+            "app_key",
+            "sign_method",
+            "timestamp",
+            "partner_id",
+            "code",
+            "sign",
+        ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
     }
@@ -238,12 +248,19 @@ mod tests {
     #[test]
     fn push_signature_refusals() {
         let body = L1.as_bytes();
-        let check = |h: Option<&str>| verify_push("123456", "helloworld", body, h.map(str::as_bytes));
+        let check =
+            |h: Option<&str>| verify_push("123456", "helloworld", body, h.map(str::as_bytes));
         assert_eq!(
             check(None),
             Err(VerifyError::MissingSignature(PUSH_SIGNATURE_HEADER))
         );
-        for garbled in ["", "zz", &V10[..62], &format!("{V10}00"), &format!("sha256={V10}")] {
+        for garbled in [
+            "",
+            "zz",
+            &V10[..62],
+            &format!("{V10}00"),
+            &format!("sha256={V10}"),
+        ] {
             assert_eq!(
                 check(Some(garbled)),
                 Err(VerifyError::MalformedSignature(PUSH_SIGNATURE_HEADER)),
@@ -256,7 +273,12 @@ mod tests {
         // The right hex over another body, or with another key, does not pass.
         let other = format!("{} ", L1);
         assert_eq!(
-            verify_push("123456", "helloworld", other.as_bytes(), Some(V10.as_bytes())),
+            verify_push(
+                "123456",
+                "helloworld",
+                other.as_bytes(),
+                Some(V10.as_bytes())
+            ),
             Err(VerifyError::BadSignature)
         );
         assert_eq!(

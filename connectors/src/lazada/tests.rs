@@ -132,7 +132,8 @@ fn lazada_order_push_key_is_seller_order_status_time() {
     let shipped = L1.replace("unpaid", "shipped");
     assert_ne!(lazada().event_key(&req(&h, shipped.as_bytes())), key);
     // Other types fall back to the body hash.
-    let im = r#"{"seller_id":"1","message_type":19,"data":{"session_id":"s"},"timestamp":1627038397}"#;
+    let im =
+        r#"{"seller_id":"1","message_type":19,"data":{"session_id":"s"},"timestamp":1627038397}"#;
     assert_eq!(lazada().event_key(&req(&h, im.as_bytes())), None);
     assert_eq!(lazada().event_key(&req(&h, b"{")), None);
 }
@@ -176,7 +177,8 @@ fn lazada_parses_type_10_with_ids_beyond_2_pow_53_exactly() {
         })
     );
     // An order id too large for u64 (would be read as f64) is refused, not rounded.
-    let huge = r#"{"seller_id":"1","message_type":10,"data":{"trade_order_id":123456789012345678901234}}"#;
+    let huge =
+        r#"{"seller_id":"1","message_type":10,"data":{"trade_order_id":123456789012345678901234}}"#;
     assert!(lazada().parse(huge.as_bytes()).is_err());
 }
 
@@ -192,10 +194,7 @@ fn lazada_parses_im_session_update_with_numeric_seller() {
     );
     // Without seller_id, the seller-side user account names the account.
     let no_seller = r#"{"message_type":19,"data":{"user_account_id":100094063,"user_account_type":2,"session_id":"x"}}"#;
-    assert_eq!(
-        parse_one(no_seller).account_external_id(),
-        "100094063"
-    );
+    assert_eq!(parse_one(no_seller).account_external_id(), "100094063");
 }
 
 #[test]
@@ -267,7 +266,10 @@ fn lazada_times_and_sites_are_normalized() {
     let NormalizedEvent::OrderChanged(n) = parse_one(body) else {
         panic!("not an order change")
     };
-    assert_eq!(n.updated_at, DateTime::from_timestamp_millis(1_603_766_859_530));
+    assert_eq!(
+        n.updated_at,
+        DateTime::from_timestamp_millis(1_603_766_859_530)
+    );
     for s in ["lazada_vn", "lazada-vn", "LAZADA_VN", "Lazada-VN "] {
         assert_eq!(normalize_site(s), "lazada_vn");
     }
@@ -350,7 +352,9 @@ fn lazada_vn_address_mapping_is_the_documented_assumption() {
     assert_eq!(r.province.as_deref(), Some("Hồ Chí Minh"));
     assert_eq!(r.district.as_deref(), Some("Quận 1"));
     assert_eq!(r.ward.as_deref(), Some("Phường Bến Nghé"));
-    let sparse = vn_recipient(&json!({"address1": "a", "address2": "b", "city": "Hà Nội", "phone2": "0900"}));
+    let sparse = vn_recipient(
+        &json!({"address1": "a", "address2": "b", "city": "Hà Nội", "phone2": "0900"}),
+    );
     assert_eq!(sparse.street.as_deref(), Some("a, b"));
     assert_eq!(sparse.province.as_deref(), Some("Hà Nội"));
     assert_eq!(sparse.phone.as_deref(), Some("0900"));
@@ -410,7 +414,10 @@ fn lazada_order_maps_to_market_order() {
     assert_eq!(o.platform_status, "pending");
     assert_eq!(o.status, MarketStatus::ToShip);
     assert_eq!(o.buyer_name.as_deref(), Some("Trần B"));
-    assert_eq!((o.shipping_fee, o.discount, o.total), (30_000, 20_000, 438_000));
+    assert_eq!(
+        (o.shipping_fee, o.discount, o.total),
+        (30_000, 20_000, 438_000)
+    );
     assert_eq!(o.cod_amount, 438_000);
     assert_eq!(o.carrier.as_deref(), Some("GHN"));
     assert_eq!(o.tracking_code.as_deref(), Some("TRK1"));
@@ -477,7 +484,10 @@ fn lazada_token_answers_map_to_token_sets() {
     assert_eq!(t.refresh_expires_in, Some(1_209_600));
     assert_eq!(t.account_ids, vec!["1234567".to_owned()]);
     let nested = json!({"code": "0", "data": {"access_token": "at2", "expires_in": 10}});
-    assert_eq!(token_set(&nested).expect("token").access_token.expose(), "at2");
+    assert_eq!(
+        token_set(&nested).expect("token").access_token.expose(),
+        "at2"
+    );
     assert!(token_set(&json!({"code": "0"})).is_err());
 }
 
@@ -497,10 +507,18 @@ fn lazada_authorize_url_carries_every_parameter() {
     );
     // The SDK's `…/rest` base gives the same page.
     let same = lazada()
-        .authorize_url("https://auth.lazada.com/rest/", "https://shop.example.vn/cb?x=1", "st", None)
+        .authorize_url(
+            "https://auth.lazada.com/rest/",
+            "https://shop.example.vn/cb?x=1",
+            "st",
+            None,
+        )
         .expect("url");
     assert_eq!(same, url);
-    assert_eq!(api::token_base("https://auth.lazada.com"), "https://auth.lazada.com/rest");
+    assert_eq!(
+        api::token_base("https://auth.lazada.com"),
+        "https://auth.lazada.com/rest"
+    );
     assert!(
         Lazada::new(LazadaConfig::default())
             .authorize_url("https://auth.lazada.com", "x", "s", None)
@@ -574,5 +592,8 @@ fn lazada_im_messages_map_buyer_and_seller_sides() {
     };
     assert_eq!(m.attachments[0].kind, "lazada_template_10007");
     assert_eq!(m.attachments[0].payload, Some(json!({"orderId": "5"})));
-    assert_eq!(im_message_event("s", session, &json!({"template_id": 1})), None);
+    assert_eq!(
+        im_message_event("s", session, &json!({"template_id": 1})),
+        None
+    );
 }
