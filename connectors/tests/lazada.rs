@@ -601,3 +601,84 @@ async fn lazada_sandbox_checks_signatures_like_lazada() {
     assert!(message.contains("IncompleteSignature"), "{message}");
     assert!(!e.is_retryable());
 }
+
+/// A one-shot HTTP receiver on loopback: answers `200` with an empty body and hands back the
+/// request's `authorization` header and body.
+async fn one_shot_receiver() -> (String, tokio::task::JoinHandle<(Option<String>, Vec<u8>)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/webhooks/lazada",
+        listener.local_addr().expect("addr")
+    );
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "connection closed early");
+            buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_owned())
+                })
+            };
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await
+                    .expect("write");
+                return (
+                    header("authorization"),
+                    buf[end + 4..end + 4 + len].to_vec(),
+                );
+            }
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn lazada_sandbox_delivers_signed_pushes() {
+    let sb = start().await;
+    let (url, receiver) = one_shot_receiver().await;
+    let body = order_push_body(
+        "1000123456",
+        "260422900198363",
+        "ready_to_ship",
+        at(1_704_078_000),
+    );
+    let (status, answer) = sb.deliver(&client(), &url, &body).await.expect("deliver");
+    assert_eq!((status, answer.len()), (200, 0));
+    let (auth, got) = receiver.await.expect("receiver");
+    assert_eq!(got, body.as_bytes());
+    let auth = auth.expect("authorization header");
+    let mut h = HeaderMap::new();
+    h.insert(
+        "authorization",
+        HeaderValue::from_str(&auth).expect("header"),
+    );
+    assert_eq!(lazada().verify(&push_request(&h, &got)), Ok(()));
+    // Another app's connector refuses it.
+    let other = Lazada::new(LazadaConfig {
+        app_key: Some(APP_KEY.into()),
+        app_secret: Some("another secret".into()),
+    });
+    assert_eq!(
+        other.verify(&push_request(&h, &got)),
+        Err(VerifyError::BadSignature)
+    );
+}

@@ -328,7 +328,6 @@ pub struct SentImMessage {
 
 #[derive(Debug, Clone)]
 struct Token {
-    seller_id: String,
     expires_at: DateTime<Utc>,
 }
 
@@ -463,6 +462,29 @@ impl LazadaSandbox {
         )
     }
 
+    /// Push `body` to `webhook_url` (the hub's `/webhooks/lazada`) the way Lazada does:
+    /// `POST`, `Content-Type: application/json`, `Authorization` signed with this app. Returns
+    /// the answer's status and body.
+    pub async fn deliver(
+        &self,
+        http: &reqwest::Client,
+        webhook_url: &str,
+        body: &str,
+    ) -> Result<(u16, Bytes), reqwest::Error> {
+        let resp = http
+            .post(webhook_url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                super::sign::PUSH_SIGNATURE_HEADER,
+                self.push_signature(body.as_bytes()),
+            )
+            .body(body.to_owned())
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await?))
+    }
+
     /// Make the next `/rest` call fail as `f` (after its signature checked out). Queued
     /// failures are used first-in first-out.
     pub fn push_failure(&self, f: SandboxFailure) {
@@ -511,12 +533,9 @@ impl LazadaSandbox {
 
     /// Accept `token` as the seller's access token (valid for a day).
     pub fn add_token(&self, token: &str) {
-        let mut s = self.state();
-        let seller_id = s.seller.seller_id.clone();
-        s.access.insert(
+        self.state().access.insert(
             token.to_owned(),
             Token {
-                seller_id,
                 expires_at: Utc::now() + TimeDelta::days(1),
             },
         );
@@ -719,18 +738,18 @@ fn route(shared: &Shared, state: &mut State, req: &RecordedRequest) -> Reply {
         "/auth/token/create" => token_create(state, req),
         "/auth/token/refresh" => token_refresh(state, req),
         _ => {
-            let Some(seller) = check_token(state, req) else {
+            if !token_ok(state, req) {
                 return isv(
                     state,
                     "IllegalAccessToken",
                     "The specified access token is invalid or expired",
                 );
-            };
+            }
             match api {
                 "/seller/get" => seller_get(state),
-                "/orders/get" => orders_get(state, &seller, req),
-                "/order/get" => order_get(state, &seller, req),
-                "/order/items/get" => order_items_get(state, &seller, req),
+                "/orders/get" => orders_get(state, req),
+                "/order/get" => order_get(state, req),
+                "/order/items/get" => order_items_get(state, req),
                 "/im/message/list" => im_list(state, req),
                 "/im/message/send" => im_send(state, req),
                 _ => isv(state, "InvalidApi", "The specified API is not found"),
@@ -823,13 +842,14 @@ fn check_signature(
     Ok(())
 }
 
-fn check_token(state: &State, req: &RecordedRequest) -> Option<String> {
+/// Whether the call carries an access token the sandbox issued (or a test added), not
+/// expired nor revoked. The sandbox has one seller, so every valid token reaches its data.
+fn token_ok(state: &State, req: &RecordedRequest) -> bool {
     let token = req.param("access_token").unwrap_or_default();
     state
         .access
         .get(token)
-        .filter(|t| t.expires_at > Utc::now())
-        .map(|t| t.seller_id.clone())
+        .is_some_and(|t| t.expires_at > Utc::now())
 }
 
 fn issue_tokens(state: &mut State) -> Value {
@@ -842,14 +862,12 @@ fn issue_tokens(state: &mut State) -> Value {
     state.access.insert(
         access.clone(),
         Token {
-            seller_id: seller.seller_id.clone(),
             expires_at: now + secs(state.access_seconds),
         },
     );
     state.refresh.insert(
         refresh.clone(),
         Token {
-            seller_id: seller.seller_id.clone(),
             expires_at: now + secs(state.refresh_seconds),
         },
     );
@@ -922,7 +940,7 @@ fn time_param(req: &RecordedRequest, name: &str) -> Result<Option<DateTime<Utc>>
     }
 }
 
-fn orders_get(state: &mut State, _seller: &str, req: &RecordedRequest) -> Reply {
+fn orders_get(state: &mut State, req: &RecordedRequest) -> Reply {
     let (Ok(ua), Ok(ub), Ok(ca), Ok(cb)) = (
         time_param(req, "update_after"),
         time_param(req, "update_before"),
@@ -994,7 +1012,7 @@ fn orders_get(state: &mut State, _seller: &str, req: &RecordedRequest) -> Reply 
     )
 }
 
-fn order_get(state: &mut State, _seller: &str, req: &RecordedRequest) -> Reply {
+fn order_get(state: &mut State, req: &RecordedRequest) -> Reply {
     let id = req.param("order_id").unwrap_or_default();
     let data = state
         .orders
@@ -1004,7 +1022,7 @@ fn order_get(state: &mut State, _seller: &str, req: &RecordedRequest) -> Reply {
     ok(state, data)
 }
 
-fn order_items_get(state: &mut State, _seller: &str, req: &RecordedRequest) -> Reply {
+fn order_items_get(state: &mut State, req: &RecordedRequest) -> Reply {
     let id = req.param("order_id").unwrap_or_default();
     let items = state
         .orders
