@@ -699,10 +699,12 @@ impl OrderCursor {
     }
 }
 
-/// The cursor after a page of `/orders/get`: `None` at the end of the range, else the next
-/// offset, or — when that would pass `max_offset` — a window starting a second before the
-/// last order's update time (Lazada's inclusiveness of `update_after` is UNVERIFIED: the
-/// overlap re-lists a few ids rather than miss any), always later than the current start.
+/// The cursor after a page of `/orders/get`: `None` at the end of the range (an empty page;
+/// `countTotal` reached; without `countTotal`, a page shorter than `limit`), else the offset
+/// after this page's orders, or — when that would pass `max_offset` — a window starting a
+/// second before the last order's update time (Lazada's inclusiveness of `update_after` is
+/// UNVERIFIED: the overlap re-lists a few ids rather than miss any), always later than the
+/// current start.
 pub fn next_order_cursor(
     cur: OrderCursor,
     page_len: usize,
@@ -712,10 +714,15 @@ pub fn next_order_cursor(
     max_offset: u32,
 ) -> Option<OrderCursor> {
     let seen = i64::from(cur.offset) + page_len as i64;
-    if page_len < limit as usize || count_total.is_some_and(|t| seen >= t) {
+    let done = match count_total {
+        _ if page_len == 0 => true,
+        Some(total) => seen >= total,
+        None => page_len < limit as usize,
+    };
+    if done {
         return None;
     }
-    let next = cur.offset.saturating_add(limit);
+    let next = u32::try_from(seen).unwrap_or(u32::MAX);
     if next <= max_offset {
         return Some(OrderCursor {
             start: cur.start,
@@ -878,10 +885,13 @@ pub fn buyer_from_session(session_id: &str) -> Option<String> {
 /// 2 = seller; `content` is a JSON string (`{"txt": …}` for template 1, an image URL under
 /// `img_url`/`imgUrl`/`url` for template 3); `send_time` in ms (or seconds). Other templates
 /// become an attachment of kind `lazada_template_<id>` carrying the parsed content. `None`
-/// for an entry without id or sender side.
+/// for an entry without id, or from another side than buyer or seller (system notices).
 pub fn im_message_event(seller_id: &str, session_id: &str, m: &Value) -> Option<NormalizedEvent> {
     let id = m.get("message_id").and_then(id_value)?;
-    let side = m.get("from_account_type").and_then(int_value)?;
+    let side = m
+        .get("from_account_type")
+        .and_then(int_value)
+        .filter(|s| matches!(s, 1 | 2))?;
     let template = m
         .get("template_id")
         .and_then(int_value)
@@ -938,10 +948,11 @@ pub fn im_message_event(seller_id: &str, session_id: &str, m: &Value) -> Option<
         referral: None,
         standby: false,
     };
-    Some(match side {
-        1 => NormalizedEvent::MessageReceived(msg),
-        _ => NormalizedEvent::MessageEcho(msg),
-    })
+    match side {
+        1 => Some(NormalizedEvent::MessageReceived(msg)),
+        2 => Some(NormalizedEvent::MessageEcho(msg)),
+        _ => None,
+    }
 }
 
 fn bool_flag(v: Option<&Value>) -> bool {

@@ -537,6 +537,13 @@ fn lazada_order_cursor_pages_then_moves_the_window() {
     assert_eq!(next_order_cursor(c, 3, None, None, 5, 10), None);
     // countTotal reached ends it too.
     assert_eq!(next_order_cursor(c, 5, Some(5), None, 5, 10), None);
+    // A short page while countTotal says more (Lazada gave fewer than asked): carry on after it.
+    assert_eq!(
+        next_order_cursor(c, 3, Some(50), None, 5, 10),
+        Some(OrderCursor { start, offset: 3 })
+    );
+    // An empty page ends it whatever countTotal says.
+    assert_eq!(next_order_cursor(c, 0, Some(50), None, 5, 10), None);
     // A full page: next offset.
     let c1 = next_order_cursor(c, 5, Some(50), None, 5, 10).expect("more");
     assert_eq!(c1, OrderCursor { start, offset: 5 });
