@@ -362,6 +362,12 @@ async fn lazada_im_session_push_messages_and_reply() {
             SandboxImMessage::buyer_text(&format!("m{i}"), text, t + TimeDelta::seconds(i as i64)),
         );
     }
+    // An older session with another buyer.
+    sb.add_session("100094063_2_2000000001_1_104", "2000000001");
+    sb.add_im_message(
+        "100094063_2_2000000001_1_104",
+        SandboxImMessage::buyer_text("old1", "Hôm qua mình hỏi rồi", t - TimeDelta::days(1)),
+    );
     let body = session_push_body(&seller, &session, t);
     let headers = signed_headers(&sb, body.as_bytes());
     assert_eq!(lz.verify(&push_request(&headers, body.as_bytes())), Ok(()));
@@ -378,6 +384,33 @@ async fn lazada_im_session_push_messages_and_reply() {
         external_id: &seller,
         access_token: "tok",
     };
+    // The session list, one per page, most recently active first.
+    let first = lz
+        .im_sessions(&cx, &acc, 1, None)
+        .await
+        .expect("sessions 1");
+    assert_eq!(first.sessions.len(), 1);
+    assert_eq!(first.sessions[0].session_id, session);
+    assert_eq!(first.sessions[0].buyer_id.as_deref(), Some("1011822749"));
+    assert_eq!(first.sessions[0].unread_count, 3);
+    assert_eq!(
+        first.sessions[0].summary.as_deref(),
+        Some("Ship về Hà Nội bao lâu?")
+    );
+    assert_eq!(
+        first.sessions[0].last_message_at,
+        Some(t + TimeDelta::seconds(2))
+    );
+    let second = lz
+        .im_sessions(&cx, &acc, 1, first.next.as_ref())
+        .await
+        .expect("sessions 2");
+    assert_eq!(second.sessions.len(), 1);
+    assert_eq!(
+        second.sessions[0].session_id,
+        "100094063_2_2000000001_1_104"
+    );
+    assert!(second.next.is_none());
     // Two pages of two.
     let first = lz
         .im_messages(&cx, &acc, &notice.session_external_id, 2, None)

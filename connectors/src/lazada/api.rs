@@ -1,7 +1,7 @@
 //! The Lazada Open Platform API client (`shared/specs/commerce.md` §2.1–2.7): signed GET/POST
 //! calls and their error mapping, seller OAuth (consent page, token create / refresh, the
 //! seller behind a grant), orders (`/order/get`, `/order/items/get`, `/orders/get` paging) and
-//! the IM chat (`/im/message/send`, `/im/message/list`).
+//! the IM chat (`/im/session/list`, `/im/message/list`, `/im/message/send`).
 //!
 //! Every call carries the system parameters of [`super::sign::signed_params`]; no error
 //! message ever contains a token, secret or code.
@@ -1004,6 +1004,98 @@ impl Lazada {
             })
             .flatten();
         Ok(ImMessagePage { events, next })
+    }
+}
+
+/// One chat session of the seller, as `/im/session/list` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImSession {
+    /// `session_id`: the thread id, and the recipient of [`Messaging::send`].
+    pub session_id: String,
+    /// `buyer_id`.
+    pub buyer_id: Option<String>,
+    /// `title` (the buyer's display name).
+    pub title: Option<String>,
+    /// `summary` (the last message, shortened).
+    pub summary: Option<String>,
+    /// `unread_count`.
+    pub unread_count: i64,
+    /// `last_message_time`.
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// Where to read the session list from: `start_time` (ms) and the last session id seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImSessionCursor {
+    /// `start_time` of the next `/im/session/list` call, ms.
+    pub start_time_ms: i64,
+    /// `last_session_id` of the next call.
+    pub last_session_id: Option<String>,
+}
+
+/// One page of sessions, most recently active first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImSessionPage {
+    /// The sessions.
+    pub sessions: Vec<ImSession>,
+    /// The next page, when Lazada says there is more.
+    pub next: Option<ImSessionCursor>,
+}
+
+/// One `session_list[]` entry → [`ImSession`]; `None` without `session_id`. UNVERIFIED
+/// shape (§2.7).
+pub fn im_session(v: &Value) -> Option<ImSession> {
+    Some(ImSession {
+        session_id: v.get("session_id").and_then(id_value)?,
+        buyer_id: v.get("buyer_id").and_then(id_value),
+        title: text_of(v, "title"),
+        summary: text_of(v, "summary"),
+        unread_count: v.get("unread_count").and_then(int_value).unwrap_or(0),
+        last_message_at: v
+            .get("last_message_time")
+            .and_then(int_value)
+            .and_then(epoch_time),
+    })
+}
+
+impl Lazada {
+    /// One page of the seller's chat sessions: `GET /im/session/list` with `start_time` (ms;
+    /// now for the first page), `page_size` and `last_session_id` (for a backfill of recent
+    /// chats). UNVERIFIED API (§2.7).
+    pub async fn im_sessions(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        page_size: u32,
+        cursor: Option<&ImSessionCursor>,
+    ) -> Result<ImSessionPage, ConnectorError> {
+        let call = Call::new(self, cx, cx.base_url.to_owned(), Some(account.access_token))?;
+        let start = cursor.map_or_else(|| Utc::now().timestamp_millis(), |c| c.start_time_ms);
+        let mut params = vec![
+            ("start_time", start.to_string()),
+            ("page_size", page_size.max(1).to_string()),
+        ];
+        if let Some(last) = cursor.and_then(|c| c.last_session_id.clone()) {
+            params.push(("last_session_id", last));
+        }
+        let answer = call.get("/im/session/list", &params).await?;
+        let data = answer.get("data").cloned().unwrap_or(Value::Null);
+        let sessions = data
+            .get("session_list")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(im_session)
+            .collect();
+        let next = bool_flag(data.get("has_more"))
+            .then(|| {
+                Some(ImSessionCursor {
+                    start_time_ms: data.get("next_start_time").and_then(int_value)?,
+                    last_session_id: data.get("last_session_id").and_then(id_value),
+                })
+            })
+            .flatten();
+        Ok(ImSessionPage { sessions, next })
     }
 }
 

@@ -5,7 +5,7 @@
 //!   `redirect_uri?code=…&state=…` (the app key must be the `client_id`);
 //! - `/rest/<api>`: the API gateway **and** the auth service — `/auth/token/create`,
 //!   `/auth/token/refresh`, `/seller/get`, `/orders/get`, `/order/get`, `/order/items/get`,
-//!   `/im/message/list`, `/im/message/send`.
+//!   `/im/session/list`, `/im/message/list`, `/im/message/send`.
 //!
 //! Every `/rest` call is checked like Lazada checks it: the `sign` recomputed from the query
 //! (GET) or form (POST) parameters with the app secret, the SDK way; `app_key` the configured
@@ -750,6 +750,7 @@ fn route(shared: &Shared, state: &mut State, req: &RecordedRequest) -> Reply {
                 "/orders/get" => orders_get(state, req),
                 "/order/get" => order_get(state, req),
                 "/order/items/get" => order_items_get(state, req),
+                "/im/session/list" => session_list(state, req),
                 "/im/message/list" => im_list(state, req),
                 "/im/message/send" => im_send(state, req),
                 _ => isv(state, "InvalidApi", "The specified API is not found"),
@@ -1031,6 +1032,57 @@ fn order_items_get(state: &mut State, req: &RecordedRequest) -> Reply {
         .map(SandboxOrder::items_json)
         .unwrap_or_default();
     ok(state, Value::Array(items))
+}
+
+fn session_list(state: &mut State, req: &RecordedRequest) -> Reply {
+    let start: Option<i64> = req.param("start_time").and_then(|s| s.parse().ok());
+    let size: Option<usize> = req.param("page_size").and_then(|s| s.parse().ok());
+    let (Some(start), Some(size)) = (start, size) else {
+        return isv(
+            state,
+            "MissingParameter",
+            "start_time and page_size are required",
+        );
+    };
+    let size = size.clamp(1, MAX_IM_PAGE);
+    let last = req.param("last_session_id").map(str::to_owned);
+    // Most recently active first; a page starts at `start_time` and, with
+    // `last_session_id`, after it.
+    let mut all: Vec<(i64, String, Value)> = state
+        .sessions
+        .iter()
+        .map(|(id, s)| {
+            let newest = s.messages.iter().max_by_key(|m| m.send_time_ms);
+            let t = newest.map_or(0, |m| m.send_time_ms);
+            let summary = newest
+                .and_then(|m| serde_json::from_str::<Value>(&m.content).ok())
+                .and_then(|c| c.get("txt").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            let unread = s
+                .messages
+                .iter()
+                .filter(|m| m.from_account_type == 1)
+                .count();
+            let v = json!({"session_id": id, "buyer_id": s.buyer_id.parse::<u64>().map_or_else(|_| json!(s.buyer_id), |n| json!(n)),
+                "title": format!("Buyer {}", s.buyer_id), "summary": summary,
+                "unread_count": unread, "last_message_time": t, "head_url": ""});
+            (t, id.clone(), v)
+        })
+        .filter(|(t, id, _)| match &last {
+            Some(l) => (*t, id) < (start, l),
+            None => *t <= start,
+        })
+        .collect();
+    all.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let has_more = all.len() > size;
+    all.truncate(size);
+    let mut data = json!({"has_more": has_more});
+    if let Some((t, id, _)) = all.last() {
+        data["next_start_time"] = json!(t);
+        data["last_session_id"] = json!(id);
+    }
+    data["session_list"] = Value::Array(all.into_iter().map(|(_, _, v)| v).collect());
+    ok(state, data)
 }
 
 fn im_list(state: &mut State, req: &RecordedRequest) -> Reply {
