@@ -6,6 +6,7 @@
 pub mod commerce;
 pub mod error;
 pub mod facebook;
+pub mod lazada;
 pub mod outbound;
 pub mod registry;
 pub mod shop;
