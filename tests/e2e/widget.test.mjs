@@ -148,6 +148,7 @@ test('a visitor chats with an agent through the widget on a hostile shop page', 
     assert.ok(names.some((n) => n.includes(name)), JSON.stringify(names));
   });
 
+  await screenshot(visitor, 'widget-open.png');
   // Esc closes the panel and gives focus back to the bubble.
   await w('tongdai-input').focus();
   await visitor.keyboard.press('Escape');
