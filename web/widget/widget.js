@@ -50,7 +50,9 @@
   const CSS = `
 :host { all: initial; }
 .wrap { position: fixed; right: 16px; bottom: 16px; z-index: 2147483000; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; line-height: 1.4; color: #1d2433; --accent: #0b6bcb; }
-.wrap *, .wrap *::before, .wrap *::after { box-sizing: border-box; font-family: inherit; font-size: inherit; line-height: inherit; color: inherit; letter-spacing: normal; text-transform: none; }
+/* Zero specificity: every rule below wins over this reset. */
+:where(.wrap *) { box-sizing: border-box; font-family: inherit; font-size: inherit; line-height: inherit; color: inherit; letter-spacing: normal; text-transform: none; }
+.wrap *::before, .wrap *::after { box-sizing: border-box; }
 button, input, textarea { margin: 0; font: inherit; }
 .bubble { display: flex; align-items: center; justify-content: center; width: 56px; height: 56px; border-radius: 50%; border: 0; background: var(--accent); color: #fff; cursor: pointer; box-shadow: 0 4px 16px rgba(0,0,0,.25); position: relative; }
 .bubble svg { width: 28px; height: 28px; fill: #fff; }
