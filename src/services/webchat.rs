@@ -65,6 +65,10 @@ pub struct WebchatSettings {
     /// Refuse visitors without a valid `identifier_hash` (logged-in customers only).
     #[serde(default)]
     pub require_identity: bool,
+    /// The stored settings did not parse (edited through the generic channel-accounts
+    /// route): refuse every origin rather than fall back to "any".
+    #[serde(skip)]
+    broken: bool,
 }
 
 fn default_greeting() -> String {
@@ -76,17 +80,24 @@ fn default_accent() -> String {
 
 impl WebchatSettings {
     fn of(v: &Value) -> WebchatSettings {
-        serde_json::from_value(v.clone()).unwrap_or(WebchatSettings {
-            allowed_origins: Vec::new(),
-            greeting: default_greeting(),
-            accent_color: default_accent(),
-            require_identity: false,
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "website chat settings do not parse; refusing every origin");
+            WebchatSettings {
+                allowed_origins: Vec::new(),
+                greeting: default_greeting(),
+                accent_color: default_accent(),
+                require_identity: false,
+                broken: true,
+            }
         })
     }
 
     /// Whether a request from `origin` may use the channel. No list = any origin. With a
     /// list, a request without an `Origin` header (not a browser's) is refused too.
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        if self.broken {
+            return false;
+        }
         if self.allowed_origins.is_empty() {
             return true;
         }
@@ -307,6 +318,7 @@ pub async fn create_channel(
             .unwrap_or_else(default_greeting),
         accent_color: input.accent_color.unwrap_or_else(default_accent),
         require_identity: input.require_identity,
+        broken: false,
     };
     check_settings(&settings, &input.name)?;
     let hmac = crate::crypto::random_token(24);
@@ -1099,6 +1111,9 @@ mod tests {
         assert!(!s.origin_allowed(Some("https://shop.example.evil")));
         assert!(!s.origin_allowed(Some("http://shop.example")));
         assert!(!s.origin_allowed(None));
+        let broken = WebchatSettings::of(&json!({ "allowed_origins": "https://shop.example" }));
+        assert!(!broken.origin_allowed(Some("https://shop.example")));
+        assert!(!broken.origin_allowed(None));
     }
 
     #[test]
