@@ -159,3 +159,41 @@ test('a visitor chats with an agent through the widget on a hostile shop page', 
   assert.deepEqual(visitor.errors, []);
   assert.deepEqual(agent.errors, []);
 });
+
+test('the owner creates a website chat in settings: the secret once, the script tag, origins and colour', async () => {
+  const p = await newPage(browser, { viewport: { width: 1280, height: 860 } });
+  await login(p, server.baseUrl, server.owner);
+  await p.goto(`${server.baseUrl}/settings/webchat`);
+  await p.locator(tid('settings-webchat')).waitFor();
+  // The demo's channel is listed with its tag, never its secret.
+  await p.locator(tid('webchat-row')).first().waitFor();
+  assert.match(await p.locator(tid('webchat-script-tag')).first().inputValue(), /widget\.js" data-website-token="/);
+
+  await p.locator(tid('webchat-name')).fill('Website mới');
+  await p.locator(tid('webchat-create')).click();
+  await p.locator(tid('secret-dialog')).waitFor();
+  const secret = await p.locator(tid('secret-value')).inputValue();
+  assert.ok(secret.length >= 32, secret);
+  await p.locator(tid('secret-done')).click();
+  const row = p.locator(tid('webchat-row'), { hasText: 'Website mới' });
+  await row.waitFor();
+  const tag = await row.locator(tid('webchat-script-tag')).inputValue();
+  assert.ok(tag.startsWith(`<script src="${server.baseUrl}/widget.js" data-website-token="`), tag);
+  assert.ok(!tag.includes(secret));
+
+  await row.locator(tid('webchat-origins')).fill('https://shop.example\nhttp://127.0.0.1:8081/');
+  await row.locator(tid('webchat-color')).fill('#228833');
+  await row.locator(tid('webchat-save')).click();
+  await eventually('the saved settings', async () => {
+    const list = await (await p.request.get(`${server.baseUrl}/api/v1/webchat-channels`)).json();
+    const ch = list.find((c) => c.name === 'Website mới');
+    assert.deepEqual(ch.allowed_origins, ['https://shop.example', 'http://127.0.0.1:8081']);
+    assert.equal(ch.accent_color, '#228833');
+    assert.equal(ch.hmac_token, undefined);
+  });
+  // A bad origin is refused with the server's reason.
+  await row.locator(tid('webchat-origins')).fill('shop.example/path');
+  await row.locator(tid('webchat-save')).click();
+  await p.locator(tid(`webchat-error-${await row.getAttribute('data-id')}`)).waitFor({ state: 'visible' });
+  assert.deepEqual(p.errors, []);
+});
