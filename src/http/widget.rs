@@ -130,8 +130,7 @@ pub async fn connect_ws(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    let v = webchat::visitor(&s, origin(&headers), &q.visitor_token).await?;
-    let conv = webchat::conversation_of(&s, &v).await?;
+    let (v, conv) = webchat::open_socket(&s, origin(&headers), ip, &q.visitor_token).await?;
     let sub = s.bus.subscribe(v.acc.workspace_id, None);
     Ok(ws
         .max_message_size(64 * 1024)

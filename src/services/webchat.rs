@@ -689,6 +689,20 @@ pub async fn visitor(state: &AppState, origin: Option<&str>, token: &str) -> App
     Ok(Visitor { acc, claims })
 }
 
+/// `GET /widget/v1/ws`: the visitor of `token` and their conversation (if they have written),
+/// within the per-IP limit.
+pub async fn open_socket(
+    state: &AppState,
+    origin: Option<&str>,
+    ip: std::net::IpAddr,
+    token: &str,
+) -> AppResult<(Visitor, Option<Uuid>)> {
+    check_ip(state, ip)?;
+    let v = visitor(state, origin, token).await?;
+    let conv = conversation_of(state, &v).await?;
+    Ok((v, conv))
+}
+
 /// `GET /widget/v1/messages?before=`: an older page.
 pub async fn history(
     state: &AppState,
