@@ -9,9 +9,9 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-/// Platforms whose settings are grouped as `[<platform>]` in the file and
-/// `TONGDAI_<PLATFORM>_<NAME>` in the environment.
-const PLATFORM_SECTIONS: [&str; 3] = ["facebook", "zalo", "youtube"];
+/// Sections whose settings are grouped as `[<section>]` in the file and
+/// `TONGDAI_<SECTION>_<NAME>` in the environment (the platforms, and the website chat widget).
+const PLATFORM_SECTIONS: [&str; 4] = ["facebook", "zalo", "youtube", "widget"];
 
 /// The whole configuration of one tongdai node.
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +90,45 @@ pub struct Config {
     /// YouTube (Google) settings (`TONGDAI_YOUTUBE_*`).
     #[serde(default)]
     pub youtube: YoutubeSettings,
+    /// Website chat widget limits (`TONGDAI_WIDGET_*`).
+    #[serde(default)]
+    pub widget: WidgetSettings,
+}
+
+/// `[widget]`: limits of the website chat widget's public endpoints.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WidgetSettings {
+    /// Messages (and contact forms) per minute one visitor may send
+    /// (`TONGDAI_WIDGET_MESSAGES_PER_MINUTE`).
+    #[serde(default = "default_widget_messages")]
+    pub messages_per_minute: u32,
+    /// Widget requests (sessions, history pages, messages) per minute from one IP address
+    /// (`TONGDAI_WIDGET_REQUESTS_PER_MINUTE_IP`).
+    #[serde(default = "default_widget_ip")]
+    pub requests_per_minute_ip: u32,
+    /// Longest visitor message, in characters (`TONGDAI_WIDGET_MAX_MESSAGE_CHARS`).
+    #[serde(default = "default_widget_chars")]
+    pub max_message_chars: usize,
+}
+
+impl Default for WidgetSettings {
+    fn default() -> Self {
+        WidgetSettings {
+            messages_per_minute: default_widget_messages(),
+            requests_per_minute_ip: default_widget_ip(),
+            max_message_chars: default_widget_chars(),
+        }
+    }
+}
+
+fn default_widget_messages() -> u32 {
+    20
+}
+fn default_widget_ip() -> u32 {
+    120
+}
+fn default_widget_chars() -> usize {
+    2000
 }
 
 /// A list given as a TOML array or as one comma-separated string (environment variables).

@@ -19,6 +19,8 @@ const NONCE_LEN: usize = 12;
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Root of the keys derived from the master key for other uses than encryption.
+    derive_root: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -32,7 +34,15 @@ impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
         SecretBox {
             cipher: Aes256Gcm::new(key.into()),
+            derive_root: hmac_sha256(key, b"tongdai derived keys v1"),
         }
+    }
+
+    /// A 32-byte key for `purpose` (e.g. signing widget visitor tokens), derived from the
+    /// master key: stable across restarts and nodes, independent between purposes, and never
+    /// the encryption key itself.
+    pub fn subkey(&self, purpose: &str) -> [u8; 32] {
+        hmac_sha256(&self.derive_root, purpose.as_bytes())
     }
 
     /// The configured key, or the one generated into `<data_dir>/secret.key` (created once,
@@ -67,6 +77,13 @@ impl SecretBox {
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         self.cipher.decrypt(Nonce::from_slice(nonce), ct).ok()
     }
+}
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 fn decode_key(s: &str) -> Option<[u8; 32]> {

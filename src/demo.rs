@@ -3,7 +3,10 @@
 //! sandbox on loopback, and generators of signed webhook traffic in Vietnamese: Messenger
 //! messages, comments and replies under a Page post, Instagram DMs and comments (some carry
 //! phone numbers), so a newcomer sees the inbox move within a minute. The sandbox knows the
-//! customers' profiles, the post and the photos, so the lookups after ingest succeed.
+//! customers' profiles, the post and the photos, so the lookups after ingest succeed. A demo
+//! shop page on its own port carries the website chat widget ([`webchat`]).
+
+mod webchat;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -231,6 +234,9 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     }
     .insert(&db.write)
     .await?;
+    let shop_page = webchat::start(app.state(), ws.id)
+        .await
+        .context("starting the demo shop page")?;
     let addr = app.local_addr();
     println!("\ntongdai demo is running on http://{addr}\n");
     println!("  owner: {} / {}", OWNER.0, OWNER.1);
@@ -243,6 +249,9 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         "A demo fanpage and its Instagram account are wired to a local Facebook sandbox; signed Messenger messages arrive every {every} s,"
     );
     println!("with comments under a Page post and Instagram DMs and comments in between.");
+    println!(
+        "Demo shop page: http://{shop_page}/ (the website chat widget; chats land in the inbox)."
+    );
     println!(
         "Replies you send go to the sandbox ({}). Press Ctrl-C to stop.\n",
         graph.base_url()

@@ -60,6 +60,8 @@ pub fn connectors_config(cfg: &Config) -> ConnectorsConfig {
                 .map(|s| s.expose_secret().to_owned()),
             replay_window_seconds: cfg.zalo.replay_window_seconds,
         },
+        // The signing key is derived from the master key once it is loaded.
+        webchat: Default::default(),
     }
 }
 
@@ -115,7 +117,15 @@ impl Application {
             Some(crate::crypto::random_token(24))
         };
         let state = AppState::new(Shared {
-            connectors: Arc::new(Registry::builtin(&connectors_config(&cfg))),
+            connectors: Arc::new(Registry::builtin(&{
+                let mut cc = connectors_config(&cfg);
+                cc.webchat.signing_key = Some(
+                    secrets
+                        .subkey(crate::services::webchat::INGEST_KEY)
+                        .to_vec(),
+                );
+                cc
+            })),
             limits: Arc::new(Limiters::new(&cfg)),
             cfg: Arc::new(cfg),
             db,

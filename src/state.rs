@@ -27,6 +27,10 @@ pub struct Limiters {
     pub send: DefaultKeyedRateLimiter<Uuid>,
     /// Audio and video sends per channel account (Messenger allows 10/s per Page for those).
     pub send_heavy: DefaultKeyedRateLimiter<Uuid>,
+    /// Website chat messages per visitor (channel id, visitor id).
+    pub widget_visitor: DefaultKeyedRateLimiter<(Uuid, String)>,
+    /// Website chat requests per client IP.
+    pub widget_ip: DefaultKeyedRateLimiter<std::net::IpAddr>,
     /// Accounts the platform told us to leave alone until an instant (usage headers, throttling).
     holds: std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>,
 }
@@ -45,6 +49,8 @@ impl Limiters {
             send_heavy: RateLimiter::keyed(Quota::per_second(
                 NonZeroU32::new(cfg.send_rate_per_second.clamp(1, 5)).expect("clamped ≥ 1"),
             )),
+            widget_visitor: RateLimiter::keyed(per_min(cfg.widget.messages_per_minute)),
+            widget_ip: RateLimiter::keyed(per_min(cfg.widget.requests_per_minute_ip)),
             holds: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }

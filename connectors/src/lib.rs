@@ -15,6 +15,7 @@ pub mod standard_webhooks;
 pub mod traits;
 pub mod types;
 pub mod verify;
+pub mod webchat;
 pub mod zalo;
 
 pub use error::{ConnectorError, ParseError, VerifyError};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::facebook::{Facebook, FacebookConfig};
 use crate::traits::Connector;
 use crate::types::Platform;
+use crate::webchat::{Webchat, WebchatConfig};
 use crate::zalo::{Zalo, ZaloConfig};
 
 /// App-level settings of every connector (per-account credentials live in the hub's database).
@@ -15,6 +16,8 @@ pub struct ConnectorsConfig {
     pub facebook: FacebookConfig,
     /// Zalo Official Account webhooks.
     pub zalo: ZaloConfig,
+    /// The website chat (its signing key comes from the hub's master key).
+    pub webchat: WebchatConfig,
 }
 
 /// The connectors this build knows, by platform.
@@ -33,6 +36,7 @@ impl Registry {
         if cfg.zalo.is_configured() {
             r.insert(Arc::new(Zalo::new(cfg.zalo.clone())));
         }
+        r.insert(Arc::new(Webchat::new(cfg.webchat.clone())));
         r
     }
 

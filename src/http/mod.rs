@@ -17,6 +17,7 @@ pub mod pipeline_webhooks;
 pub mod reports;
 pub mod web;
 pub mod webhooks;
+pub mod widget;
 pub mod ws;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(fulfillment::router())
         .merge(connect::router())
         .merge(ws::router())
+        .merge(widget::router())
         .merge(feedback::router())
         .merge(reports::router())
         .merge(ops::router())

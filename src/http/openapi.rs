@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use crate::http::{
     admin, auth, connect, feedback, fulfillment, inbox, leads, media, orders, pipeline_webhooks,
-    reports, webhooks,
+    reports, webhooks, widget,
 };
 use crate::state::AppState;
 
@@ -84,6 +84,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         fulfillment::Api::openapi(),
         leads::Api::openapi(),
         reports::Api::openapi(),
+        widget::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -60,6 +60,11 @@ fn lookup(name: &str) -> Option<Vec<u8>> {
     Some(embedded.to_vec())
 }
 
+/// The bytes of a file of `web/` (for routes that serve one with other headers).
+pub fn file(name: &str) -> Option<Vec<u8>> {
+    lookup(name)
+}
+
 fn serve(name: &str) -> Response {
     match lookup(name) {
         Some(body) => {

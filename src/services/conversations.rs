@@ -450,6 +450,15 @@ pub async fn mark_read(state: &AppState, p: &Principal, id: Uuid) -> AppResult<C
             json!({ "conversation": out }),
         )
         .await;
+    // The customer's side may show it (the website chat widget's "Đã xem").
+    state
+        .bus
+        .publish(
+            p.workspace_id,
+            "conversation.read",
+            json!({ "conversation_id": id, "at": Utc::now() }),
+        )
+        .await;
     Ok(out)
 }
 

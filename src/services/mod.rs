@@ -29,4 +29,5 @@ pub mod settings;
 pub mod shop;
 pub mod tokens;
 pub mod views;
+pub mod webchat;
 pub mod webhooks_out;

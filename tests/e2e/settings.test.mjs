@@ -271,7 +271,7 @@ test('9. a shop channel is created (secret once); its confirmed order shows in t
   noErrors(p);
 });
 
-test('10. a marketer added in Members sees only the channel, label and canned-response sections', { timeout: 60_000 }, async () => {
+test('10. a marketer added in Members sees only the channel, website chat, label and canned-response sections', { timeout: 60_000 }, async () => {
   const p = await ownerPage();
   await openSection(p, 'members');
   await p.locator(tid('member-row')).first().waitFor();
@@ -293,7 +293,7 @@ test('10. a marketer added in Members sees only the channel, label and canned-re
     await m.locator(tid('nav-settings')).click();
     await m.locator(tid('settings-channels')).waitFor();
     const shown = await m.locator(`${tid('settings-menu')} a`).evaluateAll((as) => as.map((a) => a.dataset.testid));
-    assert.deepEqual(shown, ['settings-nav-channels', 'settings-nav-labels', 'settings-nav-canned']);
+    assert.deepEqual(shown, ['settings-nav-channels', 'settings-nav-webchat', 'settings-nav-labels', 'settings-nav-canned']);
     // A section the role may not use sends it to its first section.
     await m.goto(`${server.baseUrl}/settings/members`);
     await m.locator(tid('settings-channels')).waitFor();

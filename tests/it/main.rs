@@ -28,4 +28,5 @@ mod replies;
 mod reports;
 mod social;
 mod social_actions;
+mod widget;
 mod zalo;

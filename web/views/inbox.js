@@ -1423,6 +1423,18 @@ class Inbox {
     this.input.style.height = 'auto';
     this.input.style.height = `${this.input.scrollHeight}px`;
     if (!this.replyError.hidden && this.input.value === '') this.replyError.hidden = true;
+    if (this.mode === 'reply' && text) this.sendTyping();
+  }
+
+  /** Tell a website chat visitor the agent is typing: at most once every 3 s. */
+  sendTyping() {
+    const conv = this.openConv;
+    if (!conv || conv.channel_account?.platform !== 'webchat') return;
+    const now = Date.now();
+    if (this.typingSentAt && now - this.typingSentAt < 3000 && this.typingFor === conv.id) return;
+    this.typingSentAt = now;
+    this.typingFor = conv.id;
+    api.post(`/conversations/${encodeURIComponent(conv.id)}/typing`, {}).catch(() => { /* not critical */ });
   }
 
   async send() {

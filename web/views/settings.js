@@ -8,6 +8,7 @@ import { failure } from '../ui.js';
 
 const SECTIONS = [
   { name: 'channels', perm: 'channels', load: () => import('./settings/channels.js') },
+  { name: 'webchat', perm: 'channels', load: () => import('./settings/webchat.js') },
   { name: 'members', perm: 'members', load: () => import('./settings/members.js') },
   { name: 'labels', perm: 'inbox_settings', load: () => import('./settings/labels.js') },
   { name: 'canned', perm: 'inbox_settings', load: () => import('./settings/canned.js') },
