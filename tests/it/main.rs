@@ -28,3 +28,4 @@ mod reports;
 mod social;
 mod social_actions;
 mod zalo;
+mod zalo_send;
