@@ -16,11 +16,13 @@ use sea_orm::{
 use serde_json::json;
 use tongdai_connectors::zalo::window as zalo_window;
 use tongdai_connectors::{
-    AccountCtx, Connector, ConnectorError, HttpCtx, MediaKind, OutboundMessage, Platform,
-    QuickReplyButton, Recipient, SendPolicy, SendQuota, private_reply_window, reply_window,
+    AccountCtx, Connector, ConnectorError, HttpCtx, MediaKind, OutboundContent, OutboundMessage,
+    Platform, QuickReplyButton, Recipient, SendPolicy, SendQuota, private_reply_window,
+    reply_window,
 };
 use uuid::Uuid;
 
+use crate::domain::net::{self, UrlProblem};
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
@@ -426,7 +428,29 @@ async fn send_message(
         .messaging()
         .ok_or(ConnectorError::Unsupported)?;
     pace(state, ch.acc.id, heavy).await?;
-    let sent = messaging.send(&ch.http(state), &ch.account(), msg).await?;
+    // Zalo fetches no URL itself: tongdai downloads a file reply's URL and uploads it. That is
+    // a request to an agent-given URL, so it goes through the public-only client (no
+    // redirects, addresses checked after DNS resolution) like fulfillment deliveries.
+    let downloads = match &msg.content {
+        OutboundContent::Media { kind, url, .. }
+            if ch.platform == Platform::Zalo && *kind != MediaKind::Image =>
+        {
+            Some(url.as_str())
+        }
+        _ => None,
+    };
+    let cx = match downloads {
+        Some(url) => {
+            let allow_private = state.cfg.allow_private_webhook_targets;
+            check_public_url(url, allow_private)?;
+            HttpCtx {
+                http: crate::services::fulfillment::client(allow_private),
+                base_url: state.api_base(ch.platform),
+            }
+        }
+        None => ch.http(state),
+    };
+    let sent = messaging.send(&cx, &ch.account(), msg).await?;
     if let Some(q) = sent.quota.as_ref().filter(|q| q.is_paid()) {
         remember_quota(state, &ch.acc, q).await;
     }
@@ -441,6 +465,24 @@ async fn send_message(
         external_id: sent.external_message_id,
         recipient_id: sent.recipient_id,
     })
+}
+
+/// Refuse an attachment URL tongdai would download that is not an `http(s)` URL of a public
+/// host (unless non-public targets are allowed).
+fn check_public_url(url: &str, allow_private: bool) -> Result<(), ConnectorError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ConnectorError::Invalid(format!("bad attachment URL: {e}")))?;
+    let (host, _) = net::endpoint_host(&parsed).map_err(|p| match p {
+        UrlProblem::Invalid(w) | UrlProblem::NotPublic(w) => {
+            ConnectorError::Invalid(format!("attachment URL: {w}"))
+        }
+    })?;
+    if !allow_private && let Some(why) = net::host_reason(&host) {
+        return Err(ConnectorError::Invalid(format!(
+            "attachment URL is not public: {why}"
+        )));
+    }
+    Ok(())
 }
 
 /// Keep the paid quota a send reported in the channel's settings (Zalo: what decides whether

@@ -18,6 +18,10 @@ const OA: &str = "1357924680135792468";
 const USER: &str = "2468013579246801357";
 
 async fn zalo_app() -> (TestApp, ZaloSandbox) {
+    zalo_app_with(Options::default()).await
+}
+
+async fn zalo_app_with(opts: Options) -> (TestApp, ZaloSandbox) {
     let z = ZaloSandbox::start(
         ZALO_APP_ID,
         ZALO_APP_SECRET,
@@ -27,7 +31,7 @@ async fn zalo_app() -> (TestApp, ZaloSandbox) {
     .unwrap();
     let app = spawn_with(Options {
         zalo: Some(z.clone()),
-        ..Options::default()
+        ..opts
     })
     .await;
     (app, z)
@@ -502,4 +506,72 @@ async fn the_profile_lookup_names_the_zalo_customer() {
     let data: Value = serde_json::from_str(&detail.param("data").unwrap()).unwrap();
     assert_eq!(data["user_id"], USER);
     assert!(detail.access_token.is_some());
+}
+
+#[tokio::test]
+async fn replies_the_oa_sent_from_zalo_itself_count_against_the_free_ones() {
+    let (app, z) = zalo_app().await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    connect(&owner).await;
+    let conv = customer_writes(&app, &z, &owner, "m1").await;
+    // Queued while all 8 free replies were left …
+    reply_ok(&owner, &conv, json!({"text": "Dạ shop trả lời ngay"})).await;
+    // … then the OA answered 8 times from Zalo's own app (oa_send_text echoes).
+    for i in 0..8 {
+        let event = json!({"app_id": ZALO_APP_ID, "event_name": "oa_send_text",
+            "timestamp": Utc::now().timestamp_millis().to_string(),
+            "sender": {"id": OA}, "recipient": {"id": USER},
+            "message": {"msg_id": format!("echo{i}"), "text": format!("Trả lời {i}")}});
+        let (body, sig) = signed_webhook(ZALO_APP_ID, ZALO_OA_SECRET, &event);
+        let res = app
+            .http
+            .post(app.url("/webhooks/zalo"))
+            .header("x-zevent-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    app.drain().await;
+    app.run_jobs().await;
+    // The queued reply is refused when its turn comes: no call.
+    assert!(by_user(&z.sent()).is_empty());
+    let msgs = thread(&owner, &conv).await;
+    let ours = msgs.iter().find(|m| m["sender_kind"] == "agent").unwrap();
+    assert_eq!(ours["status"], "failed");
+    assert!(
+        ours["error"].as_str().unwrap().contains("8 free replies"),
+        "{ours}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_reply_from_a_non_public_address_is_not_downloaded() {
+    let (app, z) = zalo_app_with(Options {
+        public_webhook_targets_only: true,
+        ..Options::default()
+    })
+    .await;
+    let owner = app.user("o@a.vn", Role::Owner, "Shop A").await;
+    connect(&owner).await;
+    let conv = customer_writes(&app, &z, &owner, "m1").await;
+    z.add_cdn_file("noi-bo.pdf", "application/pdf", b"%PDF internal".to_vec());
+    reply_ok(
+        &owner,
+        &conv,
+        json!({"text": "", "attachment": {"kind": "file", "url": z.cdn_url("noi-bo.pdf")}}),
+    )
+    .await;
+    app.run_jobs().await;
+    let msgs = thread(&owner, &conv).await;
+    let m = msgs.iter().find(|m| m["direction"] == "out").unwrap();
+    assert_eq!(m["status"], "failed");
+    assert!(m["error"].as_str().unwrap().contains("not public"), "{m}");
+    assert!(
+        z.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/cdn/") && r.path != "/v2.0/oa/upload/file")
+    );
+    assert!(by_user(&z.sent()).is_empty());
 }
