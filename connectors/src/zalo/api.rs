@@ -31,9 +31,11 @@ pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
 /// Most buttons one Zalo message carries (the official SDK refuses more).
 pub const MAX_BUTTONS: usize = 5;
 /// Error codes meaning the access token is invalid or expired: the OA must be reconnected
-/// (-216 invalid token, -124 expired token; -201 "invalid access token" in the older code
-/// table of doc.caresoft.vn — UNVERIFIED for v3).
-pub const TOKEN_ERRORS: [i64; 3] = [-216, -124, -201];
+/// (-216 invalid token, -124 expired token). Not -201: an older code table
+/// (doc.caresoft.vn) calls it "invalid access token", but v3 answers it for invalid
+/// parameters too, and marking the OA `needs_reauth` for a bad parameter would stop all its
+/// sends (UNVERIFIED either way, `shared/specs/social.md` §10).
+pub const TOKEN_ERRORS: [i64; 2] = [-216, -124];
 /// Error codes meaning the customer cannot be messaged now (not following, blocked, banned,
 /// no or expired interaction, night curfew, message type restricted, quota): §4.3, from one
 /// implementation's comments — UNVERIFIED.
@@ -333,8 +335,8 @@ pub fn quota(data: &Value) -> Option<SendQuota> {
     })
 }
 
-/// The Send API body of `msg` once any file is uploaded (`file_token`).
-pub fn send_body(msg: &OutboundMessage, file_token: Option<&str>) -> Result<Value, ConnectorError> {
+/// The recipient's user id and the buttons of `msg`, checked.
+fn recipient_and_buttons(msg: &OutboundMessage) -> Result<(&str, Vec<Value>), ConnectorError> {
     let Recipient::User(user) = &msg.recipient else {
         return Err(ConnectorError::Unsupported);
     };
@@ -352,6 +354,12 @@ pub fn send_body(msg: &OutboundMessage, file_token: Option<&str>) -> Result<Valu
         // A query button sends its payload back as the customer's message, shown in the chat.
         buttons.push(json!({"title": b.title, "type": "oa.query.show", "payload": b.payload}));
     }
+    Ok((user, buttons))
+}
+
+/// The Send API body of `msg` once any file is uploaded (`file_token`).
+pub fn send_body(msg: &OutboundMessage, file_token: Option<&str>) -> Result<Value, ConnectorError> {
+    let (user, buttons) = recipient_and_buttons(msg)?;
     let message = match (&msg.content, file_token) {
         (OutboundContent::Text(t), _) => {
             require(t, "message text")?;
@@ -517,7 +525,7 @@ impl Messaging for Zalo {
         // Check the message before any download or upload.
         let file_url = match &msg.content {
             OutboundContent::Media { kind, url, .. } if *kind != MediaKind::Image => {
-                send_body(msg, Some("-"))?;
+                recipient_and_buttons(msg)?;
                 Some(url.as_str())
             }
             _ => None,
@@ -672,6 +680,16 @@ mod tests {
             map_error(-124, ""),
             ConnectorError::Unauthorized(_)
         ));
+        // An invalid parameter must not cost the OA its connection.
+        let e = map_error(-201, "Parameters are invalid");
+        assert!(matches!(
+            e,
+            ConnectorError::Api {
+                code: Some(-201),
+                ..
+            }
+        ));
+        assert!(!e.needs_reconnect() && !e.is_retryable());
         for code in WINDOW_ERRORS {
             let e = map_error(code, "no");
             assert!(matches!(e, ConnectorError::OutsideWindow(_)), "{code}");
