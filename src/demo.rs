@@ -321,7 +321,7 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         zalo.base_url()
     );
     println!(
-        "Replies you send go to the sandboxes ({}). Press Ctrl-C to stop.\n",
+        "Replies you send go to the sandbox ({}). Press Ctrl-C to stop.\n",
         graph.base_url()
     );
     let base = format!("http://{addr}");

@@ -474,8 +474,8 @@ async fn zalo_errors_have_their_effect_on_the_channel() {
         "active"
     );
 
-    // A rejected token: the channel must be reconnected.
-    z.push_failure(tongdai_connectors::zalo::sandbox::ZaloFailure::TokenInvalid);
+    // An expired token: the channel must be reconnected.
+    z.push_failure(tongdai_connectors::zalo::sandbox::ZaloFailure::TokenExpired);
     reply_ok(&owner, &conv, json!({"text": "Hai"})).await;
     app.run_jobs().await;
     assert_eq!(

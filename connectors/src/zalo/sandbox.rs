@@ -101,6 +101,8 @@ pub struct ZaloSent {
 pub enum ZaloFailure {
     /// `error: -216`, access token invalid.
     TokenInvalid,
+    /// `error: -124`, access token expired.
+    TokenExpired,
     /// `error: -32`, too many requests.
     RateLimited,
     /// `error: -230`, the user has not interacted with the OA recently.
@@ -491,6 +493,7 @@ fn zalo_error(code: i64, message: &str) -> Reply {
 fn failure_reply(f: ZaloFailure) -> Reply {
     match f {
         ZaloFailure::TokenInvalid => zalo_error(-216, "Access token is invalid"),
+        ZaloFailure::TokenExpired => zalo_error(-124, "Access token has expired"),
         ZaloFailure::RateLimited => zalo_error(-32, "Request exceeds the rate limit"),
         ZaloFailure::OutsideWindow => zalo_error(
             -230,
