@@ -4,7 +4,10 @@
 //! messages, comments and replies under a Page post, Instagram DMs and comments (some carry
 //! phone numbers), so a newcomer sees the inbox move within a minute. The sandbox knows the
 //! customers' profiles, the post and the photos, so the lookups after ingest succeed. A demo
-//! shop page on its own port carries the website chat widget ([`webchat`]).
+//! Zalo Official Account is wired the same way to the built-in Zalo sandbox (connected with
+//! tokens the sandbox issued, refreshed by the usual job), with signed `user_send_text`
+//! webhooks from Zalo customers; replies to them go to the sandbox.
+//! A demo shop page on its own port carries the website chat widget ([`webchat`]).
 
 mod webchat;
 
@@ -21,11 +24,13 @@ use tongdai_connectors::facebook::sandbox::{
 };
 use tongdai_connectors::facebook::{sandbox, signature_header};
 use tongdai_connectors::standard_webhooks::{self, Secret};
+use tongdai_connectors::zalo::sandbox::{SandboxOa, ZaloSandbox, signed_webhook};
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::domain::role::Role;
 use crate::services::auth::create_user;
+use crate::services::tokens::{self, Secrets};
 use crate::startup::Application;
 use crate::store::Db;
 use crate::store::entities::{channel_account, webhook_endpoint};
@@ -142,6 +147,30 @@ const PHOTO_PNG: &[u8] = &[
     0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 const PHOTO_NAME: &str = "ao-mau.png";
+/// The demo Zalo app (ids are digits on Zalo).
+pub const ZALO_APP_ID: &str = "4300000000000000001";
+/// The demo Zalo Official Account.
+pub const ZALO_OA_ID: &str = "1357900000000000001";
+/// The demo OA's secret key (signs its webhooks).
+const ZALO_OA_SECRET: &str = "tongdai-demo-oa-secret";
+/// The demo Zalo app's secret (OAuth token requests).
+const ZALO_APP_SECRET: &str = "tongdai-demo-zalo-app-secret";
+/// Zalo customers (OA-scoped user ids) and their names.
+const ZALO_USERS: [(&str, &str); 4] = [
+    ("2460000000000000001", "Đặng Thị Thu"),
+    ("2460000000000000002", "Vũ Hoàng Long"),
+    ("2460000000000000003", "Phan Mỹ Linh"),
+    ("2460000000000000004", "Trịnh Văn Hậu"),
+];
+/// What Zalo customers write.
+const ZALO_LINES: [&str; 6] = [
+    "Shop ơi, váy hoa còn size S không ạ?",
+    "Mình muốn đặt 1 bộ, sđt mình 0908 765 432",
+    "Bao lâu thì hàng về Cần Thơ vậy shop?",
+    "Cho mình xin bảng giá sỉ với ạ",
+    "Gọi cho mình qua số 0935.246.810 nhé",
+    "Đã nhận hàng, cảm ơn shop nhiều 🥰",
+];
 
 /// Run the demo until ctrl-c.
 pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()> {
@@ -163,6 +192,23 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     // "Connect Facebook" works too: the sandbox plays the login dialog.
     cfg.facebook.app_id = Some("tongdai-demo-app".to_owned());
     cfg.facebook.oauth_url = graph.oauth_dialog_url();
+    // Zalo: OAuth, sending and lookups against the Zalo sandbox; its webhooks are signed with
+    // the demo OA's secret.
+    let zalo = ZaloSandbox::start(
+        ZALO_APP_ID,
+        ZALO_APP_SECRET,
+        SandboxOa::new(ZALO_OA_ID, "Shop Demo Zalo OA"),
+    )
+    .await
+    .context("starting the Zalo sandbox")?;
+    for (id, name) in ZALO_USERS {
+        zalo.add_profile(id, name, &graph.cdn_url("avatar.png"));
+    }
+    cfg.zalo.app_id = Some(ZALO_APP_ID.to_owned());
+    cfg.zalo.app_secret = Some(SecretString::from(ZALO_APP_SECRET.to_owned()));
+    cfg.zalo.oa_secret_key = Some(SecretString::from(ZALO_OA_SECRET.to_owned()));
+    cfg.zalo.oauth_url = zalo.oauth_url();
+    cfg.zalo.openapi_url = zalo.base_url();
     // The demo's own fulfillment receiver listens on loopback.
     cfg.allow_private_webhook_targets = true;
     let receiver = fulfillment_receiver()
@@ -217,6 +263,33 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         .insert(&db.write)
         .await?;
     }
+    // The demo OA, connected as if by OAuth: tokens the sandbox issued, refreshed ahead of
+    // expiry by the usual job.
+    let (access, refresh) = zalo.issue_tokens();
+    let zalo_secrets = Secrets {
+        access_token: access,
+        refresh_token: Some(refresh),
+        expires_at: Some(now + chrono::Duration::seconds(90_000)),
+        refresh_expires_at: None,
+    };
+    let oa = channel_account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(ws.id),
+        platform: Set("zalo".into()),
+        external_id: Set(ZALO_OA_ID.into()),
+        name: Set("Shop Demo Zalo OA".into()),
+        settings: Set(json!({"connected_via": "oauth",
+            "zalo_oa": {"description": "Shop Demo — tư vấn và đặt hàng qua Zalo"}})),
+        secrets_enc: Set(Some(zalo_secrets.seal(app.state()))),
+        status: Set("active".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        token_expires_at: Set(zalo_secrets.expires_at),
+        ..Default::default()
+    }
+    .insert(&db.write)
+    .await?;
+    tokens::schedule(&db.write, oa.id, zalo_secrets.expires_at).await?;
     let secret = Secret::parse(RECEIVER_SECRET).expect("the demo secret is well formed");
     webhook_endpoint::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -250,6 +323,10 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     );
     println!("with comments under a Page post and Instagram DMs and comments in between.");
     println!(
+        "A demo Zalo Official Account is wired to a local Zalo sandbox ({}); Zalo customers write now and then.",
+        zalo.base_url()
+    );
+    println!(
         "Demo shop page: http://{shop_page}/ (the website chat widget; chats land in the inbox)."
     );
     println!(
@@ -262,6 +339,11 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         format!("{base}/webhooks/facebook"),
         app_secret.clone(),
         every,
+    ));
+    tokio::spawn(zalo_traffic(
+        format!("{base}/webhooks/zalo"),
+        zalo.clone(),
+        every * 2,
     ));
     tokio::spawn(social_traffic(
         base,
@@ -476,6 +558,38 @@ async fn social_traffic(base: String, secret: String, photo_url: String, every: 
         let d = social_delivery(n, Utc::now(), &photo_url);
         let url = format!("{base}/webhooks/{}", d.route);
         send_signed(&client, &url, &secret, d.body).await;
+        n += 1;
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The `n`th Zalo customer message at `now`: a signed `user_send_text` webhook (body and
+/// `X-ZEvent-Signature`), customers and lines in turn.
+pub fn zalo_delivery(zalo: &ZaloSandbox, n: usize, now: DateTime<Utc>) -> (Vec<u8>, String) {
+    let (user, _) = ZALO_USERS[n % ZALO_USERS.len()];
+    let text = ZALO_LINES[(n * 5 + n / ZALO_USERS.len()) % ZALO_LINES.len()];
+    let msg_id = format!("zdemo{:015x}", now.timestamp_millis() as u64 + n as u64);
+    let event = zalo.user_text_event(ZALO_OA_ID, user, &msg_id, text, now);
+    signed_webhook(ZALO_APP_ID, ZALO_OA_SECRET, &event)
+}
+
+/// Zalo customers writing to the demo OA now and then.
+async fn zalo_traffic(url: String, zalo: ZaloSandbox, every: Duration) {
+    let client = reqwest::Client::new();
+    tokio::time::sleep(every / 3).await;
+    let mut n: usize = 0;
+    loop {
+        let (body, sig) = zalo_delivery(&zalo, n, Utc::now());
+        let res = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-zevent-signature", sig)
+            .body(body)
+            .send()
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "demo Zalo traffic could not reach the server");
+        }
         n += 1;
         tokio::time::sleep(every).await;
     }

@@ -173,6 +173,31 @@ pub struct Sent {
     pub recipient_id: Option<String>,
     /// The platform's usage figures on this answer, for pacing.
     pub usage: Usage,
+    /// The messaging quota the platform reported with this send (Zalo `data.quota`), when it
+    /// did.
+    pub quota: Option<SendQuota>,
+}
+
+/// A messaging quota as a platform reports it with a send (Zalo `data.quota`: which quota the
+/// message used and what is left of it). Every field is `None` when the platform did not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendQuota {
+    /// Which quota the message counted against (Zalo: `reply` for the free replies after a
+    /// customer's message; `sub_quota`, `purchase_quota`, `reward_quota` for paid packages).
+    pub quota_type: Option<String>,
+    /// Messages left in that quota.
+    pub remain: Option<i64>,
+    /// The quota's size.
+    pub total: Option<i64>,
+    /// When the quota expires, as the platform wrote it.
+    pub expired_date: Option<String>,
+}
+
+impl SendQuota {
+    /// Whether this is a paid package (anything but Zalo's free `reply` frame).
+    pub fn is_paid(&self) -> bool {
+        self.quota_type.as_deref().is_some_and(|t| t != "reply")
+    }
 }
 
 /// Rate-limit usage the platform reported on an answer (Meta `X-App-Usage` and

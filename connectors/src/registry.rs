@@ -14,7 +14,7 @@ use crate::zalo::{Zalo, ZaloConfig};
 pub struct ConnectorsConfig {
     /// Facebook (Messenger and Page webhooks).
     pub facebook: FacebookConfig,
-    /// Zalo Official Account webhooks.
+    /// Zalo Official Account (webhooks, OAuth, sending).
     pub zalo: ZaloConfig,
     /// The website chat (its signing key comes from the hub's master key).
     pub webchat: WebchatConfig,
@@ -32,8 +32,9 @@ impl Registry {
         let mut r = Registry::default();
         r.insert(Arc::new(Facebook::new(cfg.facebook.clone())));
         r.insert(Arc::new(Facebook::instagram(cfg.facebook.clone())));
-        // Zalo signs with the app id and the OA secret key: without both nothing verifies.
-        if cfg.zalo.is_configured() {
+        // Zalo's webhooks need the app id and OA secret key, its OAuth the app id and app
+        // secret: the connector is there when either is set, each capability checks its own.
+        if cfg.zalo.any_configured() {
             r.insert(Arc::new(Zalo::new(cfg.zalo.clone())));
         }
         r.insert(Arc::new(Webchat::new(cfg.webchat.clone())));

@@ -700,7 +700,8 @@ pub async fn reply(
         .ok_or_else(|| AppError::bad_request("not_sent", "that comment has not been posted"))?;
         rows.push(("comment", Some(target), json!([]), None, Some(text)));
     } else {
-        let window = views::reply_state(&acc.platform, &c.kind, c.last_inbound_at, now);
+        let facts = views::reply_facts(&txn, &c, &acc, false, None).await?;
+        let window = views::reply_state(&acc.platform, &c.kind, c.last_inbound_at, facts, now);
         if !window.can_reply {
             return Err(AppError::refused(
                 "reply_window_closed",

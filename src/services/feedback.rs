@@ -458,7 +458,14 @@ async fn conversation_view(
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("channel account".into()))?;
     let person = contact::Entity::find_by_id(c.contact_id).one(db).await?;
     let labels = views::label_names(db, c.id).await?;
-    Ok(views::conversation_view(c, &acc, person.as_ref(), labels))
+    let facts = views::reply_facts(db, &c, &acc, false, None).await?;
+    Ok(views::conversation_view(
+        c,
+        &acc,
+        person.as_ref(),
+        labels,
+        facts,
+    ))
 }
 
 /// An answer to a feedback question.

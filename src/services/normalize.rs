@@ -693,7 +693,7 @@ async fn named(
 
 /// Platforms whose connector can look people and posts up.
 fn profiles_supported(acc: &channel_account::Model) -> bool {
-    matches!(acc.platform.as_str(), "facebook" | "instagram")
+    matches!(acc.platform.as_str(), "facebook" | "instagram" | "zalo")
 }
 
 /// The conversation of `thread` on `acc`, locked for update on PostgreSQL.
@@ -936,7 +936,8 @@ async fn created_frame(
                 .await?
         }
     };
-    let conv_out = views::conversation_view(conv, acc, person.as_ref(), labels);
+    let facts = views::reply_facts(txn, &conv, acc, false, None).await?;
+    let conv_out = views::conversation_view(conv, acc, person.as_ref(), labels, facts);
     frames.push(Outgoing {
         workspace: acc.workspace_id,
         kind: "message.created",
@@ -1092,7 +1093,8 @@ async fn apply_referral(
     } else {
         views::label_names(txn, conv.id).await?
     };
-    let view = views::conversation_view(conv, acc, Some(&person), labels);
+    let facts = views::reply_facts(txn, &conv, acc, false, None).await?;
+    let view = views::conversation_view(conv, acc, Some(&person), labels, facts);
     frames.push(Outgoing {
         workspace: acc.workspace_id,
         kind: if fresh {

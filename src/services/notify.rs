@@ -67,11 +67,23 @@ pub async fn queue_automatic_why(
         return Ok(Err(format!("the channel cannot send ({})", acc.status)));
     }
     let now = Utc::now();
-    let window = views::reply_state(&acc.platform, &target.kind, target.last_inbound_at, now);
+    let facts = views::reply_facts(db, &target, &acc, false, None).await?;
+    let window = views::reply_state(
+        &acc.platform,
+        &target.kind,
+        target.last_inbound_at,
+        facts,
+        now,
+    );
     if !window.can_reply {
         return Ok(Err(window.reason.unwrap_or_else(|| {
             "the platform's reply window is closed".into()
         })));
+    }
+    if window.mode == "paid" {
+        return Ok(Err(
+            "the 8 free Zalo replies since the customer's last message are used: an automatic message would spend the OA's paid quota".into(),
+        ));
     }
     if window.mode == "human_agent" {
         return Ok(Err(

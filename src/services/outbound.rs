@@ -14,18 +14,21 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::json;
+use tongdai_connectors::zalo::window as zalo_window;
 use tongdai_connectors::{
-    AccountCtx, Connector, ConnectorError, HttpCtx, MediaKind, OutboundMessage, Platform,
-    QuickReplyButton, Recipient, SendPolicy, private_reply_window, reply_window,
+    AccountCtx, Connector, ConnectorError, HttpCtx, MediaKind, OutboundContent, OutboundMessage,
+    Platform, QuickReplyButton, Recipient, SendPolicy, SendQuota, private_reply_window,
+    reply_window,
 };
 use uuid::Uuid;
 
+use crate::domain::net::{self, UrlProblem};
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::services::auth::Principal;
 use crate::services::jobs::{self, JobFailure};
 use crate::services::tokens;
-use crate::services::views::MessageOut;
+use crate::services::views::{self, MessageOut};
 use crate::state::AppState;
 use crate::store::entities::{channel_account, contact_identity, conversation, job, message};
 
@@ -337,17 +340,35 @@ async fn send_row(
                 .await
                 .map_err(|e| ConnectorError::Transport(format!("database: {e}")))?
                 .ok_or_else(|| ConnectorError::Invalid("identity gone".into()))?;
-            // Meta's windows are checked again at sending time: the queue may have waited.
-            let policy = if matches!(ch.platform, Platform::Facebook | Platform::Instagram) {
-                reply_window(c.last_inbound_at, Utc::now())
-                    .policy()
-                    .ok_or_else(|| {
-                        ConnectorError::OutsideWindow(
-                            "the customer last wrote more than 7 days ago".into(),
-                        )
-                    })?
-            } else {
-                SendPolicy::Standard
+            // The platform's window is checked again at sending time: the queue may have waited.
+            let policy = match ch.platform {
+                Platform::Facebook | Platform::Instagram => {
+                    reply_window(c.last_inbound_at, Utc::now())
+                        .policy()
+                        .ok_or_else(|| {
+                            ConnectorError::OutsideWindow(
+                                "the customer last wrote more than 7 days ago".into(),
+                            )
+                        })?
+                }
+                Platform::Zalo => {
+                    // Zalo: 48 h after the customer's message, 8 free replies, then the paid
+                    // quota. Refused here, before any call: the replies already out count.
+                    let facts = views::reply_facts(&state.db.write, c, &ch.acc, true, Some(m.id))
+                        .await
+                        .map_err(|e| ConnectorError::Transport(format!("database: {e}")))?;
+                    let w = zalo_window::reply_window(
+                        c.last_inbound_at,
+                        facts.replies_since,
+                        facts.paid_remain,
+                        Utc::now(),
+                    );
+                    if let Some(why) = w.refusal() {
+                        return Err(ConnectorError::OutsideWindow(why));
+                    }
+                    SendPolicy::Standard
+                }
+                _ => SendPolicy::Standard,
             };
             let recipient = Recipient::User(idn.external_id.clone());
             let attachment = m
@@ -407,7 +428,32 @@ async fn send_message(
         .messaging()
         .ok_or(ConnectorError::Unsupported)?;
     pace(state, ch.acc.id, heavy).await?;
-    let sent = messaging.send(&ch.http(state), &ch.account(), msg).await?;
+    // Zalo fetches no URL itself: tongdai downloads a file reply's URL and uploads it. That is
+    // a request to an agent-given URL, so it goes through the public-only client (no
+    // redirects, addresses checked after DNS resolution) like fulfillment deliveries.
+    let downloads = match &msg.content {
+        OutboundContent::Media { kind, url, .. }
+            if ch.platform == Platform::Zalo && *kind != MediaKind::Image =>
+        {
+            Some(url.as_str())
+        }
+        _ => None,
+    };
+    let cx = match downloads {
+        Some(url) => {
+            let allow_private = state.cfg.allow_private_webhook_targets;
+            check_public_url(url, allow_private)?;
+            HttpCtx {
+                http: crate::services::fulfillment::client(allow_private),
+                base_url: state.api_base(ch.platform),
+            }
+        }
+        None => ch.http(state),
+    };
+    let sent = messaging.send(&cx, &ch.account(), msg).await?;
+    if let Some(q) = sent.quota.as_ref().filter(|q| q.is_paid()) {
+        remember_quota(state, &ch.acc, q).await;
+    }
     if let Some(wait) = sent
         .usage
         .regain_after
@@ -419,6 +465,54 @@ async fn send_message(
         external_id: sent.external_message_id,
         recipient_id: sent.recipient_id,
     })
+}
+
+/// Refuse an attachment URL tongdai would download that is not an `http(s)` URL of a public
+/// host (unless non-public targets are allowed).
+fn check_public_url(url: &str, allow_private: bool) -> Result<(), ConnectorError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ConnectorError::Invalid(format!("bad attachment URL: {e}")))?;
+    let (host, _) = net::endpoint_host(&parsed).map_err(|p| match p {
+        UrlProblem::Invalid(w) | UrlProblem::NotPublic(w) => {
+            ConnectorError::Invalid(format!("attachment URL: {w}"))
+        }
+    })?;
+    if !allow_private && let Some(why) = net::host_reason(&host) {
+        return Err(ConnectorError::Invalid(format!(
+            "attachment URL is not public: {why}"
+        )));
+    }
+    Ok(())
+}
+
+/// Keep the paid quota a send reported in the channel's settings (Zalo: what decides whether
+/// replies beyond the free ones may go out). Best effort: the next send reports it again.
+async fn remember_quota(state: &AppState, acc: &channel_account::Model, q: &SendQuota) {
+    let fresh = channel_account::Entity::find_by_id(acc.id)
+        .one(&state.db.write)
+        .await;
+    let Ok(Some(fresh)) = fresh else {
+        return;
+    };
+    let mut settings = fresh.settings.clone();
+    if !settings.is_object() {
+        settings = json!({});
+    }
+    settings[views::ZALO_QUOTA_KEY] = json!({
+        "quota_type": q.quota_type,
+        "remain": q.remain,
+        "total": q.total,
+        "expired_date": q.expired_date,
+        "seen_at": Utc::now(),
+    });
+    let res = channel_account::Entity::update_many()
+        .col_expr(channel_account::Column::Settings, Expr::value(settings))
+        .filter(channel_account::Column::Id.eq(acc.id))
+        .exec(&state.db.write)
+        .await;
+    if let Err(e) = res {
+        tracing::warn!(account = %acc.id, error = %e, "could not record the paid message quota");
+    }
 }
 
 /// After a private reply went out: the commenter's Messenger id (the Send API's

@@ -82,33 +82,130 @@ pub struct ConversationOut {
 pub struct ReplyStateOut {
     /// A reply would be sent.
     pub can_reply: bool,
-    /// `standard` (the platform's normal window), `human_agent` (Messenger's HUMAN_AGENT tag,
-    /// after 24 h and up to 7 days), `comment` (public comment replies: no window), `open`
-    /// (platforms without a window) or `closed`.
+    /// `standard` (the platform's normal window; on Zalo one of the free replies),
+    /// `human_agent` (Messenger's HUMAN_AGENT tag, after 24 h and up to 7 days), `paid` (Zalo:
+    /// the free replies are used, the OA's paid quota pays), `comment` (public comment
+    /// replies: no window), `open` (platforms without a window) or `closed`.
     pub mode: String,
     /// When the current mode ends (`standard` → `human_agent` → `closed`).
     pub until: Option<DateTime<Utc>>,
     /// Why not, when `closed`.
     pub reason: Option<String>,
+    /// Why not, as a code, when `closed`: `no_customer_message`, `expired` (Meta: 7 days),
+    /// `expired_48h` (Zalo: 48 hours), `quota_spent` (Zalo: free replies used, no paid
+    /// quota left), `already_replied`.
+    pub reason_code: Option<String>,
+    /// Zalo: free replies left in the current 48-hour window.
+    pub free_left: Option<u32>,
+}
+
+/// What a platform's reply rule needs beyond the conversation row (Zalo: the replies already
+/// sent since the customer's last message, the OA's last known remaining paid quota).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyFacts {
+    /// Replies sent (or queued) since the customer's last message.
+    pub replies_since: u32,
+    /// The OA's last known remaining paid message quota (`None`: never seen).
+    pub paid_remain: Option<i64>,
+}
+
+/// The settings key where the last paid quota a Zalo send reported is kept.
+pub const ZALO_QUOTA_KEY: &str = "zalo_quota";
+
+/// The OA's last known remaining paid quota, from its channel settings.
+pub fn zalo_paid_remain(ch: &channel_account::Model) -> Option<i64> {
+    ch.settings.get(ZALO_QUOTA_KEY)?.get("remain")?.as_i64()
+}
+
+/// The reply facts of conversation `c` on `ch`: counted for Zalo direct conversations only
+/// (messages out, not failed, since the customer's last message), `exclude` left out.
+pub async fn reply_facts(
+    db: &impl ConnectionTrait,
+    c: &conversation::Model,
+    ch: &channel_account::Model,
+    only_sent: bool,
+    exclude: Option<Uuid>,
+) -> Result<ReplyFacts, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let (true, true, Some(last)) = (
+        ch.platform == "zalo",
+        c.kind != "comment_thread",
+        c.last_inbound_at,
+    ) else {
+        return Ok(ReplyFacts::default());
+    };
+    let mut q = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(c.id))
+        .filter(message::Column::Direction.eq("out"))
+        .filter(message::Column::Kind.eq("message"))
+        .filter(message::Column::SentAt.gte(last));
+    q = if only_sent {
+        q.filter(message::Column::Status.is_in(["sent", "delivered", "read"]))
+    } else {
+        q.filter(message::Column::Status.ne("failed"))
+    };
+    if let Some(id) = exclude {
+        q = q.filter(message::Column::Id.ne(id));
+    }
+    let n = q.count(db).await?;
+    Ok(ReplyFacts {
+        replies_since: u32::try_from(n).unwrap_or(u32::MAX),
+        paid_remain: zalo_paid_remain(ch),
+    })
 }
 
 /// The reply state of a conversation on `platform` whose customer last wrote at
-/// `last_inbound` (Meta's windows for Facebook and Instagram, `shared/specs/social.md` §2.6).
+/// `last_inbound`: Meta's windows for Facebook and Instagram (`shared/specs/social.md` §2.6),
+/// Zalo's 48 hours with 8 free replies then the paid quota (§4.3, UNVERIFIED numbers).
 pub fn reply_state(
     platform: &str,
     kind: &str,
     last_inbound: Option<DateTime<Utc>>,
+    facts: ReplyFacts,
     now: DateTime<Utc>,
 ) -> ReplyStateOut {
     use tongdai_connectors::outbound::{ReplyWindow, WindowClosedReason, reply_window};
+    use tongdai_connectors::zalo::window::{self as zalo, ZaloClosedReason, ZaloWindow};
     let open = |mode: &str, until| ReplyStateOut {
         can_reply: true,
         mode: mode.to_owned(),
         until,
         reason: None,
+        reason_code: None,
+        free_left: None,
+    };
+    let closed = |until, code: &str, reason: String| ReplyStateOut {
+        can_reply: false,
+        mode: "closed".into(),
+        until,
+        reason: Some(reason),
+        reason_code: Some(code.to_owned()),
+        free_left: None,
     };
     if kind == "comment_thread" {
         return open("comment", None);
+    }
+    if platform == "zalo" {
+        let w = zalo::reply_window(last_inbound, facts.replies_since, facts.paid_remain, now);
+        let why = w.refusal().unwrap_or_default();
+        return match w {
+            ZaloWindow::Free { left, until } => ReplyStateOut {
+                free_left: Some(left),
+                ..open("standard", Some(until))
+            },
+            ZaloWindow::Paid { until, .. } => ReplyStateOut {
+                free_left: Some(0),
+                ..open("paid", Some(until))
+            },
+            ZaloWindow::Closed { reason, since } => {
+                let code = match reason {
+                    ZaloClosedReason::NoCustomerMessage => "no_customer_message",
+                    ZaloClosedReason::Expired => "expired_48h",
+                    ZaloClosedReason::QuotaSpent => "quota_spent",
+                };
+                closed(since, code, why)
+            }
+        };
     }
     if !matches!(platform, "facebook" | "instagram") {
         return open("open", None);
@@ -122,19 +219,20 @@ pub fn reply_state(
             "human_agent",
             last_inbound.map(|t| t + chrono::Duration::days(7)),
         ),
-        ReplyWindow::Closed { reason, since } => ReplyStateOut {
-            can_reply: false,
-            mode: "closed".into(),
-            until: since,
-            reason: Some(match reason {
-                WindowClosedReason::NoCustomerMessage => {
-                    "the customer has not written yet: the platform allows no message first".into()
-                }
-                WindowClosedReason::AlreadyReplied => "already replied".into(),
-                WindowClosedReason::Expired => {
-                    "the customer last wrote more than 7 days ago: Meta allows no reply until they write again".into()
-                }
-            }),
+        ReplyWindow::Closed { reason, since } => match reason {
+            WindowClosedReason::NoCustomerMessage => closed(
+                since,
+                "no_customer_message",
+                "the customer has not written yet: the platform allows no message first".into(),
+            ),
+            WindowClosedReason::AlreadyReplied => {
+                closed(since, "already_replied", "already replied".into())
+            }
+            WindowClosedReason::Expired => closed(
+                since,
+                "expired",
+                "the customer last wrote more than 7 days ago: Meta allows no reply until they write again".into(),
+            ),
         },
     }
 }
@@ -294,7 +392,8 @@ pub async fn conversations_out(
             .iter()
             .find(|i| i.id == c.identity_id)
             .and_then(|i| i.avatar_url.clone());
-        let mut view = conversation_view(c, ch, ct, names);
+        let facts = reply_facts(db, &c, ch, false, None).await?;
+        let mut view = conversation_view(c, ch, ct, names, facts);
         view.contact.avatar_url = avatar;
         out.push(view);
     }
@@ -307,8 +406,9 @@ pub fn conversation_view(
     ch: &channel_account::Model,
     ct: Option<&contact::Model>,
     labels: Vec<String>,
+    facts: ReplyFacts,
 ) -> ConversationOut {
-    let reply = reply_state(&ch.platform, &c.kind, c.last_inbound_at, Utc::now());
+    let reply = reply_state(&ch.platform, &c.kind, c.last_inbound_at, facts, Utc::now());
     let post = c.post_external_id.map(|external_id| PostOut {
         external_id,
         permalink: c.post_permalink,

@@ -400,10 +400,11 @@ test('7. the owner connects a Page and its Instagram account through Facebook Lo
   await eventually('connected', async () => {
     assert.match(await p.locator(tid('connect-done')).textContent(), /Đã kết nối 2 tài khoản/);
   });
-  // The server agrees: both accounts are active (the demo's website chat is another channel).
+  // The server agrees: both accounts are active (next to the demo's Zalo OA; the demo's
+  // website chat is another kind of channel).
   const accounts = (await (await p.request.get(`${server.baseUrl}/api/v1/channel-accounts`)).json())
     .filter((a) => a.platform !== 'webchat');
-  assert.deepEqual(accounts.map((a) => [a.platform, a.status]).sort(), [['facebook', 'active'], ['instagram', 'active']]);
+  assert.deepEqual(accounts.map((a) => [a.platform, a.status]).sort(), [['facebook', 'active'], ['instagram', 'active'], ['zalo', 'active']]);
   await p.locator(tid('connect-back')).click();
   await p.locator(tid('conversation-list')).waitFor({ state: 'visible' });
   await assertNoPageErrors(p);

@@ -13,11 +13,13 @@ use tongdai::services::{auth, jobs, normalize};
 use tongdai::startup::Application;
 use tongdai::state::AppState;
 use tongdai_connectors::facebook::{sandbox, sandbox::GraphSandbox, signature_header};
+use tongdai_connectors::zalo::sandbox::ZaloSandbox;
 
 pub const APP_SECRET: &str = "test_app_secret";
 pub const VERIFY_TOKEN: &str = "verify-me";
 pub const ZALO_APP_ID: &str = "1234567890123456789";
 pub const ZALO_OA_SECRET: &str = "oa_secret_key_example";
+pub const ZALO_APP_SECRET: &str = "zalo_app_secret_example";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub type Ws =
@@ -96,6 +98,8 @@ pub struct Options {
     pub without_facebook_app: bool,
     /// Refuse non-public fulfillment endpoint targets (by default tests allow loopback ones).
     pub public_webhook_targets_only: bool,
+    /// Point Zalo's OAuth and OpenAPI at this sandbox (and set the Zalo app secret).
+    pub zalo: Option<ZaloSandbox>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -142,6 +146,11 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     }
     if let Some(days) = opts.backfill_days {
         cfg.facebook.backfill_days = days;
+    }
+    if let Some(z) = &opts.zalo {
+        cfg.zalo.app_secret = Some(SecretString::from(ZALO_APP_SECRET.to_owned()));
+        cfg.zalo.oauth_url = z.oauth_url();
+        cfg.zalo.openapi_url = z.base_url();
     }
     if opts.without_facebook_app {
         cfg.facebook.app_id = None;

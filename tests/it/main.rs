@@ -30,3 +30,4 @@ mod social;
 mod social_actions;
 mod widget;
 mod zalo;
+mod zalo_send;

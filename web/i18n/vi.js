@@ -104,6 +104,9 @@ export default {
   'thread.window_human_agent': 'Ngoài 24 giờ: chỉ nhân viên trả lời được, đến {until}',
   'thread.window_expired': 'Không trả lời được: khách nhắn lần cuối đã quá 7 ngày',
   'thread.window_never': 'Không trả lời được: khách chưa nhắn cho trang',
+  'thread.window_paid': 'Đã hết tin miễn phí: gửi tin trả phí của Zalo đến {until}',
+  'thread.window_expired_48h': 'Không trả lời được: khách nhắn lần cuối đã quá 48 giờ',
+  'thread.window_quota_spent': 'Không trả lời được: đã dùng hết 8 tin miễn phí và OA không còn gói tin trả phí',
   'thread.you_said': 'Bạn',
   'thread.contact_said': 'Khách',
 

@@ -56,12 +56,20 @@ function postLink(post) {
     : h('span', { class: 'post-link', testid: 'thread-post', text: label });
 }
 
+/** The message key saying why a reply window is closed. */
+function closedKey(reply) {
+  // Zalo's own reasons (48 h, free replies used and no paid quota) have their own words.
+  if (reply.reason_code === 'expired_48h') return 'thread.window_expired_48h';
+  if (reply.reason_code === 'quota_spent') return 'thread.window_quota_spent';
+  // A window that existed has an end time; none means the customer never wrote.
+  return reply.until ? 'thread.window_expired' : 'thread.window_never';
+}
+
 /** "Can reply until …", or why not. */
 function replyWindow(reply) {
   if (!reply || reply.mode === 'open' || reply.mode === 'comment') return null;
   if (!reply.can_reply) {
-    // A window that existed has an end time; none means the customer never wrote.
-    const key = reply.until ? 'thread.window_expired' : 'thread.window_never';
+    const key = closedKey(reply);
     return h('span', { class: 'reply-window closed', testid: 'reply-window', title: reply.reason ?? '', text: t(key) });
   }
   const until = reply.until ? fullDateTime(reply.until) : '';
@@ -797,7 +805,7 @@ class Inbox {
       text = t('reply.note_hint');
       cls += ' note';
     } else if (r && !r.can_reply) {
-      text = t('reply.closed', { reason: t(r.until ? 'thread.window_expired' : 'thread.window_never') });
+      text = t('reply.closed', { reason: t(closedKey(r)) });
       cls += ' closed';
     }
     // An open window is shown in the thread header (reply-window); here only what blocks sending.

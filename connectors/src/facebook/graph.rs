@@ -626,6 +626,7 @@ impl Messaging for Facebook {
                 external_message_id: id,
                 recipient_id: answer.recipient_id,
                 usage,
+                quota: None,
             }),
             // The message may have gone out: not retryable, or the customer could get it twice.
             None => Err(ConnectorError::Api {

@@ -1147,6 +1147,7 @@ impl Messaging for Lazada {
             external_message_id: id,
             recipient_id: None,
             usage: Usage::default(),
+            quota: None,
         })
     }
 }

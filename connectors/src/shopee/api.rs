@@ -782,6 +782,7 @@ impl Messaging for Shopee {
             external_message_id: id,
             recipient_id: id_text(r.get("to_id")).or_else(|| Some(to_id.to_string())),
             usage: Usage::default(),
+            quota: None,
         })
     }
 }

@@ -344,6 +344,7 @@ impl Messaging for Webchat {
             external_message_id: format!("agent|{key}"),
             recipient_id: None,
             usage: Usage::default(),
+            quota: None,
         })
     }
 }

@@ -1,7 +1,13 @@
 //! The Zalo Official Account connector: inbound OA webhooks (`X-ZEvent-Signature`) and the
-//! URL-registration probe. Contract: `shared/specs/social.md` §4.1–4.2. Sending, OAuth v4 and
-//! quotas are not here yet. Wire types and their conversion live in [`wire`].
+//! URL-registration probe (§4.1–4.2, wire types in [`wire`]); connecting an OA by OAuth v4
+//! with PKCE, consultation replies, uploads and profile lookups (§4.3–4.4, in [`api`]); the
+//! 48-hour / 8 free replies rule checked before sending ([`window`]). Contract:
+//! `shared/specs/social.md` §4.
 
+pub mod api;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod window;
 pub mod wire;
 
 use chrono::Utc;
@@ -9,7 +15,7 @@ use http::Method;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ParseError, VerifyError};
-use crate::traits::{Connector, WebhookInbound};
+use crate::traits::{Connector, Lookup, Messaging, OAuth, WebhookInbound};
 use crate::types::{HandshakeReply, InboundRequest, NormalizedEvent, Platform};
 use crate::verify::constant_time_eq;
 
@@ -22,9 +28,9 @@ pub const TIMESTAMP_HEADER: &str = "X-ZEvent-Timestamp";
 /// event for up to 12 hours, and refusing those resends after an outage would lose customers'
 /// messages; an old request replayed inside the window is stored once anyway (event key).
 pub const DEFAULT_REPLAY_WINDOW_SECONDS: u32 = 86_400;
-/// Default OAuth v4 base URL (stored for the sending slice).
+/// Default OAuth v4 base URL.
 pub const DEFAULT_OAUTH_URL: &str = "https://oauth.zaloapp.com/v4";
-/// Default OpenAPI base URL (stored for the sending slice).
+/// Default OpenAPI base URL.
 pub const DEFAULT_OPENAPI_URL: &str = "https://openapi.zalo.me";
 
 /// App-level Zalo settings (`TONGDAI_ZALO_*`).
@@ -32,7 +38,7 @@ pub const DEFAULT_OPENAPI_URL: &str = "https://openapi.zalo.me";
 pub struct ZaloConfig {
     /// The Zalo app id: part of the signature and checked against the body's `app_id`.
     pub app_id: Option<String>,
-    /// The app secret (OAuth, later slice). Not used by webhooks.
+    /// The app secret: the `secret_key` header of OAuth token requests. Not used by webhooks.
     pub app_secret: Option<String>,
     /// The OA secret key: the secret part of `X-ZEvent-Signature`.
     pub oa_secret_key: Option<String>,
@@ -55,6 +61,17 @@ impl ZaloConfig {
     /// Whether webhooks can be verified: app id and OA secret key both set.
     pub fn is_configured(&self) -> bool {
         self.app_id().is_some() && self.oa_secret().is_some()
+    }
+    /// Whether OAs can be connected by OAuth: app id and app secret both set.
+    pub fn oauth_configured(&self) -> bool {
+        self.app_id().is_some() && self.app_secret().is_some()
+    }
+    /// Whether any capability is configured (the connector is registered then).
+    pub fn any_configured(&self) -> bool {
+        self.is_configured() || self.oauth_configured()
+    }
+    fn app_secret(&self) -> Option<&str> {
+        self.app_secret.as_deref().filter(|s| !s.is_empty())
     }
     fn app_id(&self) -> Option<&str> {
         self.app_id.as_deref().filter(|s| !s.is_empty())
@@ -201,8 +218,23 @@ impl Connector for Zalo {
     fn platform(&self) -> Platform {
         Platform::Zalo
     }
+    /// Only when the app id and OA secret key are set: without both nothing verifies.
     fn webhook(&self) -> Option<&dyn WebhookInbound> {
+        self.cfg
+            .is_configured()
+            .then_some(self as &dyn WebhookInbound)
+    }
+    /// Consultation replies with each OA's own access token.
+    fn messaging(&self) -> Option<&dyn Messaging> {
         Some(self)
+    }
+    /// User profiles with each OA's own access token.
+    fn lookup(&self) -> Option<&dyn Lookup> {
+        Some(self)
+    }
+    /// Only when the app id and app secret are set.
+    fn oauth(&self) -> Option<&dyn OAuth> {
+        self.cfg.oauth_configured().then_some(self as &dyn OAuth)
     }
 }
 
