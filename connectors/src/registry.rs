@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::facebook::{Facebook, FacebookConfig};
 use crate::traits::Connector;
 use crate::types::Platform;
+use crate::youtube::{Youtube, YoutubeConfig};
 use crate::zalo::{Zalo, ZaloConfig};
 
 /// App-level settings of every connector (per-account credentials live in the hub's database).
@@ -15,6 +16,8 @@ pub struct ConnectorsConfig {
     pub facebook: FacebookConfig,
     /// Zalo Official Account webhooks.
     pub zalo: ZaloConfig,
+    /// YouTube: the Google OAuth client that connects channels.
+    pub youtube: YoutubeConfig,
 }
 
 /// The connectors this build knows, by platform.
@@ -32,6 +35,10 @@ impl Registry {
         // Zalo signs with the app id and the OA secret key: without both nothing verifies.
         if cfg.zalo.is_configured() {
             r.insert(Arc::new(Zalo::new(cfg.zalo.clone())));
+        }
+        // YouTube channels connect (and refresh their tokens) with the Google OAuth client.
+        if cfg.youtube.is_configured() {
+            r.insert(Arc::new(Youtube::new(cfg.youtube.clone())));
         }
         r
     }

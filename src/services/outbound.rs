@@ -313,6 +313,8 @@ async fn send_row(
                 .in_reply_to
                 .as_deref()
                 .ok_or_else(|| ConnectorError::Invalid("comment reply without a target".into()))?;
+            crate::services::poll::spend_write(state, &ch.acc, crate::services::poll::Write::Reply)
+                .await?;
             pace(state, ch.acc.id, false).await?;
             let r = comments
                 .reply_to_comment(&ch.http(state), &ch.account(), target, &text)
@@ -667,6 +669,8 @@ async fn platform_hide(
     let res = async {
         let ch = channel(state, acc).await?;
         let comments = ch.connector.comments().ok_or(ConnectorError::Unsupported)?;
+        crate::services::poll::spend_write(state, acc, crate::services::poll::Write::Moderate)
+            .await?;
         pace(state, acc.id, false).await?;
         comments
             .set_comment_hidden(&ch.http(state), &ch.account(), target, hidden)
@@ -787,6 +791,8 @@ pub async fn delete_comment(state: &AppState, p: &Principal, id: Uuid) -> AppRes
         .ok_or_else(|| to_app(ConnectorError::Unsupported))?;
     let target = m.external_id.clone().unwrap_or_default();
     let res = async {
+        crate::services::poll::spend_write(state, &acc, crate::services::poll::Write::Moderate)
+            .await?;
         pace(state, acc.id, false).await?;
         comments
             .delete_comment(&ch.http(state), &ch.account(), &target)

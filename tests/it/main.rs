@@ -27,4 +27,5 @@ mod replies;
 mod reports;
 mod social;
 mod social_actions;
+mod youtube;
 mod zalo;
