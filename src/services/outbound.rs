@@ -126,6 +126,7 @@ pub(crate) async fn note_failure(
             state
                 .limits
                 .hold(acc.id, retry_after.unwrap_or(Duration::from_secs(60)));
+            crate::services::poll::note_throttled(state, acc, *retry_after).await;
         }
         ConnectorError::Transport(_) | ConnectorError::Invalid(_) => return,
         _ => {}

@@ -208,6 +208,31 @@ pub async fn spend_write(
     })
 }
 
+/// The platform refused a call of `acc` for quota (or asked to slow down) for `retry_after`:
+/// on platforms with a unit budget, nothing is spent before then, on any node (replies and
+/// polls alike).
+pub async fn note_throttled(
+    state: &AppState,
+    acc: &channel_account::Model,
+    retry_after: Option<Duration>,
+) {
+    let budgeted = acc
+        .platform
+        .parse::<Platform>()
+        .ok()
+        .and_then(|p| budget(state, p))
+        .is_some();
+    if !budgeted {
+        return;
+    }
+    let now = Utc::now();
+    let until = now
+        + chrono::Duration::from_std(retry_after.unwrap_or(DEFAULT_INTERVAL)).unwrap_or_default();
+    if let Err(e) = update(state, acc.id, |ps| ps.quota.exhaust(until, now)).await {
+        tracing::warn!(account = %acc.id, error = %e, "could not record the quota pause");
+    }
+}
+
 /// Whether the account's platform is polled here.
 fn polled(state: &AppState, platform: &str) -> bool {
     platform

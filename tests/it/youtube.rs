@@ -699,3 +699,55 @@ async fn a_small_daily_quota_keeps_a_reserve_and_refuses_what_would_overdraw_it(
             <= 5
     );
 }
+
+#[tokio::test]
+async fn a_quota_exceeded_answer_to_a_reply_keeps_it_queued_and_stops_other_calls() {
+    let yt = sandbox().await;
+    yt.add_comment(VIDEO, "UCcust1", "@lan", "Shop ơi còn size S không");
+    let app = app_with(&yt).await;
+    let owner = app.user("owner@yt.vn", Role::Owner, "Shop YT").await;
+    connect_channel(&app, &owner).await;
+    app.run_jobs().await;
+    let cid = conversations(&owner).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    yt.fail_next(Some("comments"), SandboxFailure::QuotaExceeded);
+    let res = owner
+        .post(
+            &format!("/api/v1/conversations/{cid}/messages"),
+            json!({"text": "Dạ còn ạ"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    app.run_jobs().await;
+    let msgs = messages(&owner, &cid).await;
+    let ours = msgs.iter().find(|m| m["direction"] == "out").unwrap();
+    // Sent again after the reset: the job waits until midnight Pacific.
+    assert_eq!(ours["status"], "queued", "{ours}");
+    let send = job::Entity::find()
+        .filter(job::Column::Kind.eq("send_message"))
+        .one(&app.state.db.write)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(send.status, "pending");
+    assert!((send.run_at - next_reset(Utc::now())).num_seconds().abs() <= 5);
+    // Recorded on the channel, so every node stops calling, polls included.
+    let accounts = owner.json("/api/v1/channel-accounts").await;
+    assert!(accounts[0]["poll"]["quota_exhausted_until"].is_string());
+    let calls = yt.requests().len();
+    let comment_row = msgs.iter().find(|m| m["direction"] == "in").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .post(
+            &format!("/api/v1/messages/{comment_row}/hide"),
+            json!({"hidden": true}),
+        )
+        .await;
+    assert!(!res.status().is_success());
+    poll_now(&app).await;
+    assert_eq!(yt.requests().len(), calls, "nothing reached YouTube");
+}
