@@ -288,6 +288,10 @@ pub async fn update(
     {
         // Events that arrived while it was disabled were kept; apply them now.
         requeue_unrouted(state, platform).await?;
+        // A polled platform (YouTube) resumes polling.
+        if crate::services::poll::queue(state, &state.db.write, &a).await? {
+            state.jobs_notify.notify_one();
+        }
     }
     Ok(out(state, a))
 }

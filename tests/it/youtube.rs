@@ -406,6 +406,27 @@ async fn the_poller_pages_resumes_after_a_restart_and_neither_duplicates_nor_mis
     // Polling again changes nothing.
     poll_now(&app2).await;
     assert_eq!(comment_count(&app2).await, 231 + 8 + 3);
+
+    // A disabled channel stops polling; enabling it again resumes.
+    let acc = owner.json("/api/v1/channel-accounts").await[0].clone();
+    let id = acc["id"].as_str().unwrap();
+    let res = owner
+        .patch(
+            &format!("/api/v1/channel-accounts/{id}"),
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    poll_now(&app2).await;
+    assert!(pending_polls(&app2).await.is_empty());
+    let res = owner
+        .patch(
+            &format!("/api/v1/channel-accounts/{id}"),
+            json!({"status": "active"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(pending_polls(&app2).await.len(), 1);
 }
 
 #[tokio::test]
