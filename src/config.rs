@@ -244,6 +244,10 @@ pub struct YoutubeSettings {
     /// (`TONGDAI_YOUTUBE_DAILY_QUOTA`).
     #[serde(default = "default_youtube_daily_quota")]
     pub daily_quota: u32,
+    /// The shortest time between two polls of a channel's comments, in seconds
+    /// (`TONGDAI_YOUTUBE_POLL_MIN_SECONDS`); the quota budget may space them further.
+    #[serde(default = "default_youtube_poll_min_seconds")]
+    pub poll_min_seconds: u32,
 }
 
 impl Default for YoutubeSettings {
@@ -254,6 +258,7 @@ impl Default for YoutubeSettings {
             api_url: default_youtube_api_url(),
             oauth_url: default_youtube_oauth_url(),
             daily_quota: default_youtube_daily_quota(),
+            poll_min_seconds: default_youtube_poll_min_seconds(),
         }
     }
 }
@@ -266,6 +271,9 @@ fn default_youtube_oauth_url() -> String {
 }
 fn default_youtube_daily_quota() -> u32 {
     10_000
+}
+fn default_youtube_poll_min_seconds() -> u32 {
+    60
 }
 
 /// An optional id given as a string or as a number (an all-digit environment value).

@@ -11,6 +11,8 @@
 
 mod webchat;
 
+mod youtube;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -215,6 +217,11 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         .await
         .context("starting the demo fulfillment receiver")?;
 
+    // YouTube: the sandbox plays Google and the Data API (src/demo/youtube.rs).
+    let yt = youtube::configure(&mut cfg)
+        .await
+        .context("starting the YouTube sandbox")?;
+
     let db = Db::connect(&cfg.database_url(), None).await?;
     db.migrate().await?;
     let (_, ws) = create_user(&db, OWNER.0, OWNER.1, "Chủ shop", Role::Owner, "Shop Demo")
@@ -290,6 +297,9 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
     .insert(&db.write)
     .await?;
     tokens::schedule(&db.write, oa.id, zalo_secrets.expires_at).await?;
+    youtube::seed(&app, &db, ws.id, &yt)
+        .await
+        .context("seeding the demo YouTube channel")?;
     let secret = Secret::parse(RECEIVER_SECRET).expect("the demo secret is well formed");
     webhook_endpoint::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -333,8 +343,14 @@ pub async fn run(mut cfg: Config, dir: PathBuf, every: u64) -> anyhow::Result<()
         "Replies you send go to the sandbox ({}). Press Ctrl-C to stop.\n",
         graph.base_url()
     );
+    println!(
+        "A demo YouTube channel ({}) is polled from a local YouTube sandbox; viewers comment under its video every {} s.\n",
+        youtube::CHANNEL_TITLE,
+        every.max(1) * 3
+    );
     let base = format!("http://{addr}");
     let every = Duration::from_secs(every.max(1));
+    tokio::spawn(youtube::traffic(yt, every * 3));
     tokio::spawn(traffic(
         format!("{base}/webhooks/facebook"),
         app_secret.clone(),

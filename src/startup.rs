@@ -62,6 +62,14 @@ pub fn connectors_config(cfg: &Config) -> ConnectorsConfig {
         },
         // The signing key is derived from the master key once it is loaded.
         webchat: Default::default(),
+        youtube: tongdai_connectors::youtube::YoutubeConfig {
+            client_id: cfg.youtube.client_id.clone(),
+            client_secret: cfg
+                .youtube
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+        },
     }
 }
 
@@ -141,6 +149,11 @@ impl Application {
             node_id: format!("{}-{}", std::process::id(), crate::crypto::random_token(4)).into(),
             stop,
         });
+        match crate::services::poll::requeue_all(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "queued polls for polled accounts without one"),
+            Err(e) => tracing::warn!(error = %e, "could not queue the polls of polled accounts"),
+        }
         Ok(Application {
             listener,
             state,

@@ -16,13 +16,14 @@ pub mod traits;
 pub mod types;
 pub mod verify;
 pub mod webchat;
+pub mod youtube;
 pub mod zalo;
 
 pub use error::{ConnectorError, ParseError, VerifyError};
 pub use outbound::*;
 pub use registry::{ConnectorsConfig, Registry};
 pub use traits::{
-    Comments, Connector, History, Lookup, Messaging, MetaLogin, OAuth, WebhookInbound,
+    Comments, Connector, History, Lookup, Messaging, MetaLogin, OAuth, Poller, WebhookInbound,
 };
 pub use types::*;
 pub use verify::{Verified, verify};

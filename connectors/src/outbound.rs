@@ -486,6 +486,20 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
+/// What one [`crate::traits::Poller::poll`] call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPage {
+    /// Normalized events, with the ids webhooks (or earlier polls) carry, so the hub dedupes.
+    pub events: Vec<NormalizedEvent>,
+    /// The connector's state to pass to the next call (store it before anything else).
+    pub state: serde_json::Value,
+    /// Quota units the call spent (0 where the platform counts none).
+    pub units: u32,
+    /// Whether more pages are waiting right now: call again soon rather than at the next
+    /// interval.
+    pub more: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

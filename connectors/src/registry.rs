@@ -7,6 +7,7 @@ use crate::facebook::{Facebook, FacebookConfig};
 use crate::traits::Connector;
 use crate::types::Platform;
 use crate::webchat::{Webchat, WebchatConfig};
+use crate::youtube::{Youtube, YoutubeConfig};
 use crate::zalo::{Zalo, ZaloConfig};
 
 /// App-level settings of every connector (per-account credentials live in the hub's database).
@@ -18,6 +19,8 @@ pub struct ConnectorsConfig {
     pub zalo: ZaloConfig,
     /// The website chat (its signing key comes from the hub's master key).
     pub webchat: WebchatConfig,
+    /// YouTube: the Google OAuth client that connects channels.
+    pub youtube: YoutubeConfig,
 }
 
 /// The connectors this build knows, by platform.
@@ -38,6 +41,10 @@ impl Registry {
             r.insert(Arc::new(Zalo::new(cfg.zalo.clone())));
         }
         r.insert(Arc::new(Webchat::new(cfg.webchat.clone())));
+        // YouTube channels connect (and refresh their tokens) with the Google OAuth client.
+        if cfg.youtube.is_configured() {
+            r.insert(Arc::new(Youtube::new(cfg.youtube.clone())));
+        }
         r
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{ConnectorError, ParseError, VerifyError};
 use crate::outbound::{
     AccessToken, CommentReply, HistoryPage, ManagedPage, OAuthAccount, OAuthCallback,
-    OutboundMessage, Profile, Recipient, SendPolicy, Sent, TokenSet, UserToken,
+    OutboundMessage, PollPage, Profile, Recipient, SendPolicy, Sent, TokenSet, UserToken,
 };
 use crate::types::{
     AccountCtx, HandshakeReply, HttpCtx, InboundRequest, NormalizedEvent, OutboundText, Platform,
@@ -56,6 +56,11 @@ pub trait Connector: Send + Sync + 'static {
     }
     /// Fetching marketplace orders (Shopee, Lazada, Tiki).
     fn orders(&self) -> Option<&dyn crate::commerce::Orders> {
+        None
+    }
+    /// Pulling events from a platform that does not push them (YouTube comments; later the
+    /// marketplaces' reconciliation polls and Tiki's event queue).
+    fn poller(&self) -> Option<&dyn Poller> {
         None
     }
 }
@@ -343,4 +348,33 @@ pub trait OAuth: Send + Sync {
         cx: &HttpCtx<'_>,
         grant: &TokenSet,
     ) -> Result<Vec<OAuthAccount>, ConnectorError>;
+}
+
+/// Pulling events, one platform request per call, for platforms that push nothing (or not
+/// everything). The hub keeps the state between calls (saving it after each, so a restart
+/// resumes), applies the events exactly like webhook events (same platform ids: nothing is
+/// stored twice, so overlapping reads are harmless), and decides when to call again from
+/// [`PollPage::more`] and its own budget.
+///
+/// The state is opaque JSON private to the connector: high-water marks, page tokens, nested
+/// lists still to read. Start with `None`; pass back each returned [`PollPage::state`]. A
+/// connector accepts the states its earlier versions returned, and treats one it cannot read
+/// as `None`.
+#[async_trait]
+pub trait Poller: Send + Sync {
+    /// Quota units one call costs when the platform counts units, also when it fails (the
+    /// hub charges a failed call this much); 0 when it does not count.
+    fn units_per_call(&self) -> u32 {
+        0
+    }
+
+    /// One request: the events it yielded (as the platform's webhooks would carry them, for
+    /// the account named by `account`), the state to pass next time, the units it spent, and
+    /// whether more pages are waiting right now.
+    async fn poll(
+        &self,
+        cx: &HttpCtx<'_>,
+        account: &AccountCtx<'_>,
+        state: Option<&serde_json::Value>,
+    ) -> Result<PollPage, ConnectorError>;
 }

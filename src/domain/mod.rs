@@ -6,5 +6,6 @@ pub mod lead;
 pub mod net;
 pub mod order;
 pub mod phone;
+pub mod quota;
 pub mod retry;
 pub mod role;

@@ -46,6 +46,10 @@ pub struct ChannelAccountOut {
     /// History import progress (`{state, since, conversations, messages, comments, …}`).
     #[schema(value_type = Option<Object>)]
     pub backfill: Option<serde_json::Value>,
+    /// Polled platforms (YouTube): `{last_poll_at, next_poll_at, last_error, quota_day,
+    /// quota_used, daily_quota, quota_exhausted_until, polls, events}`; read only.
+    #[schema(value_type = Option<Object>)]
+    pub poll: Option<serde_json::Value>,
 }
 
 /// A channel's health, for marketers.
@@ -125,6 +129,7 @@ pub(crate) fn out(state: &AppState, a: channel_account::Model) -> ChannelAccount
     ChannelAccountOut {
         health: health(&a, state.cfg.channel_quiet_hours, Utc::now()),
         backfill: a.backfill.clone(),
+        poll: crate::services::poll::public_view(state, &a),
         id: a.id,
         platform: a.platform,
         external_id: a.external_id,
@@ -358,6 +363,10 @@ pub async fn update(
     {
         // Events that arrived while it was disabled were kept; apply them now.
         requeue_unrouted(state, platform).await?;
+        // A polled platform (YouTube) resumes polling.
+        if crate::services::poll::queue(state, &state.db.write, &a).await? {
+            state.jobs_notify.notify_one();
+        }
     }
     Ok(out(state, a))
 }

@@ -38,6 +38,9 @@ pub mod kind {
     pub const HIDE_COMMENT: &str = "hide_comment";
     /// Refresh an OAuth account's access token ahead of expiry (`{"channel_account_id"}`).
     pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// Poll a platform that pushes nothing (YouTube comments), then queue the next poll
+    /// (`{"channel_account_id"}`).
+    pub const POLL: &str = "poll";
 }
 
 /// A failed run.
@@ -214,6 +217,7 @@ async fn run(state: &AppState, j: &job::Model) -> Result<(), JobFailure> {
         kind::LEAD_CALLBACK => crate::services::leads::callback_due(state, j).await,
         kind::HIDE_COMMENT => crate::services::outbound::hide_job(state, j).await,
         kind::REFRESH_TOKEN => crate::services::tokens::refresh_job(state, j).await,
+        kind::POLL => crate::services::poll::run(state, j).await,
         other => Err(JobFailure::fatal(format!("unknown job kind {other}"))),
     }
 }

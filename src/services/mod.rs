@@ -23,6 +23,7 @@ pub mod oauth;
 pub mod orders;
 pub mod outbound;
 pub mod pipeline;
+pub mod poll;
 pub mod profiles;
 pub mod reports;
 pub mod settings;

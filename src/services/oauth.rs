@@ -288,6 +288,8 @@ pub async fn callback(
     for a in &found {
         let acc = upsert(state, &txn, attempt.workspace_id, platform, a, &secrets).await?;
         tokens::schedule(&txn, acc.id, secrets.expires_at).await?;
+        // Platforms that push nothing are polled from now on.
+        crate::services::poll::queue(state, &txn, &acc).await?;
         audit::record(
             &txn,
             acc.workspace_id,

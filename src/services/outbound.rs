@@ -129,6 +129,7 @@ pub(crate) async fn note_failure(
             state
                 .limits
                 .hold(acc.id, retry_after.unwrap_or(Duration::from_secs(60)));
+            crate::services::poll::note_throttled(state, acc, *retry_after).await;
         }
         ConnectorError::Transport(_) | ConnectorError::Invalid(_) => return,
         _ => {}
@@ -316,6 +317,8 @@ async fn send_row(
                 .in_reply_to
                 .as_deref()
                 .ok_or_else(|| ConnectorError::Invalid("comment reply without a target".into()))?;
+            crate::services::poll::spend_write(state, &ch.acc, crate::services::poll::Write::Reply)
+                .await?;
             pace(state, ch.acc.id, false).await?;
             let r = comments
                 .reply_to_comment(&ch.http(state), &ch.account(), target, &text)
@@ -761,6 +764,8 @@ async fn platform_hide(
     let res = async {
         let ch = channel(state, acc).await?;
         let comments = ch.connector.comments().ok_or(ConnectorError::Unsupported)?;
+        crate::services::poll::spend_write(state, acc, crate::services::poll::Write::Moderate)
+            .await?;
         pace(state, acc.id, false).await?;
         comments
             .set_comment_hidden(&ch.http(state), &ch.account(), target, hidden)
@@ -881,6 +886,8 @@ pub async fn delete_comment(state: &AppState, p: &Principal, id: Uuid) -> AppRes
         .ok_or_else(|| to_app(ConnectorError::Unsupported))?;
     let target = m.external_id.clone().unwrap_or_default();
     let res = async {
+        crate::services::poll::spend_write(state, &acc, crate::services::poll::Write::Moderate)
+            .await?;
         pace(state, acc.id, false).await?;
         comments
             .delete_comment(&ch.http(state), &ch.account(), &target)

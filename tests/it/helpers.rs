@@ -21,6 +21,8 @@ pub const ZALO_APP_ID: &str = "1234567890123456789";
 pub const ZALO_OA_SECRET: &str = "oa_secret_key_example";
 pub const ZALO_APP_SECRET: &str = "zalo_app_secret_example";
 pub const PASSWORD: &str = "correct horse battery";
+pub const YT_CLIENT_ID: &str = "1234-test.apps.googleusercontent.com";
+pub const YT_CLIENT_SECRET: &str = "GOCSPX-test-secret";
 
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -100,6 +102,10 @@ pub struct Options {
     pub public_webhook_targets_only: bool,
     /// Point Zalo's OAuth and OpenAPI at this sandbox (and set the Zalo app secret).
     pub zalo: Option<ZaloSandbox>,
+    /// Point YouTube (OAuth and Data API) at this sandbox, with client [`YT_CLIENT_ID`].
+    pub youtube: Option<tongdai_connectors::youtube::sandbox::YoutubeSandbox>,
+    /// Override `youtube.daily_quota`.
+    pub youtube_daily_quota: Option<u32>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -151,6 +157,15 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         cfg.zalo.app_secret = Some(SecretString::from(ZALO_APP_SECRET.to_owned()));
         cfg.zalo.oauth_url = z.oauth_url();
         cfg.zalo.openapi_url = z.base_url();
+    }
+    if let Some(yt) = &opts.youtube {
+        cfg.youtube.client_id = Some(YT_CLIENT_ID.into());
+        cfg.youtube.client_secret = Some(SecretString::from(YT_CLIENT_SECRET.to_owned()));
+        cfg.youtube.api_url = yt.api_url();
+        cfg.youtube.oauth_url = yt.oauth_url();
+    }
+    if let Some(q) = opts.youtube_daily_quota {
+        cfg.youtube.daily_quota = q;
     }
     if opts.without_facebook_app {
         cfg.facebook.app_id = None;

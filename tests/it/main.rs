@@ -29,5 +29,6 @@ mod reports;
 mod social;
 mod social_actions;
 mod widget;
+mod youtube;
 mod zalo;
 mod zalo_send;
