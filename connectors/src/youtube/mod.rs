@@ -38,6 +38,12 @@ pub const PAGE_SIZE: u32 = 100;
 /// How far below the high-water mark each pass reads again, to catch comments that show up
 /// late in the listing.
 pub const OVERLAP: TimeDelta = TimeDelta::minutes(10);
+/// How long a thread counts as recently active (its replies are read again).
+pub const RECENT_WINDOW: TimeDelta = TimeDelta::hours(48);
+/// How many recently active threads are read again.
+pub const RECENT_MAX: usize = 10;
+/// How often the recently active threads are read again (at most 10 units each time).
+pub const RECHECK_EVERY: TimeDelta = TimeDelta::minutes(15);
 /// How far back the first pass of a newly connected channel reads.
 pub const FIRST_POLL_LOOKBACK: TimeDelta = TimeDelta::days(30);
 /// How long to wait after a per-minute throttle (`rateLimitExceeded`, HTTP 429).
@@ -424,6 +430,29 @@ pub struct PollState {
     /// Threads whose replies the listing left out, still to read with `comments.list`.
     #[serde(default)]
     pub replies: VecDeque<ReplyFetch>,
+    /// Threads with activity in the last [`RECENT_WINDOW`] (at most [`RECENT_MAX`], most
+    /// recently active first). Whether a new reply moves its thread up `order=time` is not
+    /// documented: a thread older than a pass reaches may get replies the pass never sees,
+    /// so the replies of these threads are read again every [`RECHECK_EVERY`] (§5.1).
+    #[serde(default)]
+    pub recent: Vec<RecentThread>,
+    /// When the recent threads are read again next.
+    #[serde(default)]
+    pub recheck_at: Option<DateTime<Utc>>,
+}
+
+/// A thread that was active lately.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecentThread {
+    /// Thread id.
+    pub thread: String,
+    /// Its video.
+    #[serde(default)]
+    pub video: String,
+    /// Its latest comment, reply or edit seen.
+    pub active: DateTime<Utc>,
+    /// When a pass last listed it (its included replies seen).
+    pub seen: DateTime<Utc>,
 }
 
 /// A pass through `commentThreads.list`, newest first.
@@ -438,6 +467,9 @@ pub struct Pass {
     /// The newest top-level comment this pass saw.
     #[serde(default)]
     pub newest: Option<DateTime<Utc>>,
+    /// When the pass started (the clock of the recent-thread bookkeeping).
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// A thread's replies to read.
@@ -480,6 +512,9 @@ impl PollState {
         let mut reached_old = false;
         for t in &page.items {
             let published = t.published_at();
+            if let Some(now) = pass.started_at {
+                self.note_activity(&t.id, &t.video_id(), t.last_activity(), now);
+            }
             // Every thread of a page read is applied (again: dedupe is free), so a thread an
             // answer moved up the listing is not skipped.
             events.extend(t.events(channel_id));
@@ -505,10 +540,59 @@ impl PollState {
                 if let Some(newest) = pass.newest {
                     self.high_water = Some(self.high_water.map_or(newest, |h| h.max(newest)));
                 }
+                if let Some(now) = pass.started_at {
+                    self.queue_recheck(now);
+                }
                 self.pass = None;
             }
         }
         events
+    }
+
+    /// Remember that a pass started at `now` listed thread `thread`, last active at `active`,
+    /// keeping the [`RECENT_MAX`] most recently active threads of the last [`RECENT_WINDOW`].
+    pub fn note_activity(
+        &mut self,
+        thread: &str,
+        video: &str,
+        active: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        match self.recent.iter_mut().find(|r| r.thread == thread) {
+            Some(r) => {
+                r.active = r.active.max(active);
+                r.seen = r.seen.max(now);
+            }
+            None => self.recent.push(RecentThread {
+                thread: thread.to_owned(),
+                video: video.to_owned(),
+                active,
+                seen: now,
+            }),
+        }
+        self.recent.retain(|r| now - r.active <= RECENT_WINDOW);
+        self.recent.sort_by(|a, b| b.active.cmp(&a.active));
+        self.recent.truncate(RECENT_MAX);
+    }
+
+    /// At the end of a pass started at `now`: when due, queue the replies of the recent
+    /// threads the pass did not list.
+    fn queue_recheck(&mut self, now: DateTime<Utc>) {
+        if self.recheck_at.is_some_and(|at| now < at) {
+            return;
+        }
+        self.recheck_at = Some(now + RECHECK_EVERY);
+        for r in &self.recent {
+            let listed = r.seen >= now;
+            if listed || self.replies.iter().any(|q| q.thread == r.thread) {
+                continue;
+            }
+            self.replies.push_back(ReplyFetch {
+                thread: r.thread.clone(),
+                video: r.video.clone(),
+                page_token: None,
+            });
+        }
     }
 
     /// A new pass from the high-water mark (minus [`OVERLAP`]) or, the first time, from
@@ -521,6 +605,7 @@ impl PollState {
                     .map_or(now - FIRST_POLL_LOOKBACK, |h| h - OVERLAP),
             ),
             newest: None,
+            started_at: Some(now),
         }
     }
 }
@@ -554,6 +639,12 @@ impl Poller for Youtube {
                 get(cx, account.access_token, "comments", &params).await?;
             let mut replies = list.items;
             replies.sort_by_key(|c| c.snippet.published_at);
+            if let Some(r) = st.recent.iter_mut().find(|r| r.thread == fetch.thread) {
+                let latest = replies.iter().map(wire::Comment::last_activity).max();
+                if let Some(latest) = latest {
+                    r.active = r.active.max(latest);
+                }
+            }
             let events = replies
                 .iter()
                 .flat_map(|c| c.events(account.external_id, &fetch.video, true))

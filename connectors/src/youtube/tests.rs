@@ -278,3 +278,109 @@ fn a_channel_becomes_an_account_with_its_picture() {
     assert_eq!(a.picture_url.as_deref(), Some("https://yt3/240"));
     assert_eq!(a.details["youtube_handle"], "@shopabc");
 }
+
+#[test]
+fn replies_of_recently_active_threads_the_pass_does_not_reach_are_read_again_every_quarter_hour() {
+    // A thread written at 01:00 and answered at 04:20 (active lately), polled at 05:00 with a
+    // high-water mark of 04:40: the pass stops at 04:30 and never reaches it.
+    let mut st = PollState {
+        high_water: Some(at(4, 40)),
+        ..PollState::default()
+    };
+    st.note_activity("OLD", "vid1", at(4, 20), at(4, 30));
+    // A thread quiet for three days is forgotten.
+    st.note_activity("STALE", "vid1", at(0, 0) - TimeDelta::days(3), at(4, 30));
+    assert_eq!(
+        st.recent
+            .iter()
+            .map(|r| r.thread.as_str())
+            .collect::<Vec<_>>(),
+        ["OLD"]
+    );
+    let pass = st.new_pass(at(5, 0));
+    let page: wire::CommentThreadList = serde_json::from_str(&format!(
+        r#"{{"items":[{},{}]}}"#,
+        thread(
+            "NEW",
+            "2024-06-10T04:50:00Z",
+            "2024-06-10T04:50:00Z",
+            "n",
+            0
+        ),
+        thread(
+            "OLDER",
+            "2024-06-10T04:00:00Z",
+            "2024-06-10T04:00:00Z",
+            "o",
+            0
+        ),
+    ))
+    .expect("parses");
+    st.take_threads(pass, CHANNEL, page);
+    assert!(st.pass.is_none(), "the pass ended");
+    // OLD's replies are queued (1 unit); NEW and OLDER were on the page the pass read.
+    let queued: Vec<&str> = st.replies.iter().map(|r| r.thread.as_str()).collect();
+    assert_eq!(queued, ["OLD"]);
+    assert_eq!(st.recheck_at, Some(at(5, 15)));
+    // The next pass, five minutes later, does not queue it again: not due yet.
+    st.replies.clear();
+    let pass = st.new_pass(at(5, 5));
+    let page: wire::CommentThreadList = serde_json::from_str(&format!(
+        r#"{{"items":[{},{}]}}"#,
+        thread(
+            "NEW",
+            "2024-06-10T04:50:00Z",
+            "2024-06-10T04:50:00Z",
+            "n",
+            0
+        ),
+        thread(
+            "OLDER",
+            "2024-06-10T04:00:00Z",
+            "2024-06-10T04:00:00Z",
+            "o",
+            0
+        ),
+    ))
+    .expect("parses");
+    st.take_threads(pass, CHANNEL, page);
+    assert!(st.replies.is_empty());
+    // A quarter of an hour later it is read again.
+    let pass = st.new_pass(at(5, 16));
+    let page: wire::CommentThreadList = serde_json::from_str(&format!(
+        r#"{{"items":[{},{}]}}"#,
+        thread(
+            "NEW",
+            "2024-06-10T04:50:00Z",
+            "2024-06-10T04:50:00Z",
+            "n",
+            0
+        ),
+        thread(
+            "OLDER",
+            "2024-06-10T04:00:00Z",
+            "2024-06-10T04:00:00Z",
+            "o",
+            0
+        ),
+    ))
+    .expect("parses");
+    st.take_threads(pass, CHANNEL, page);
+    assert_eq!(st.replies.len(), 1);
+    assert_eq!(st.replies[0].thread, "OLD");
+    // At most RECENT_MAX threads are remembered, the most recently active first.
+    for i in 0..(RECENT_MAX + 5) {
+        st.note_activity(
+            &format!("T{i}"),
+            "vid1",
+            at(4, 55) + TimeDelta::minutes(i as i64),
+            at(5, 20),
+        );
+    }
+    assert_eq!(st.recent.len(), RECENT_MAX);
+    assert_eq!(st.recent[0].thread, format!("T{}", RECENT_MAX + 4));
+    assert!(
+        st.recent.iter().all(|r| r.thread != "OLD"),
+        "the least active dropped"
+    );
+}

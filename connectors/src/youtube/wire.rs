@@ -132,6 +132,15 @@ impl Comment {
             .or_else(|| self.snippet.text_display.clone())
     }
 
+    /// When it was last written or changed.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.snippet
+            .updated_at
+            .map_or(self.snippet.published_at, |u| {
+                u.max(self.snippet.published_at)
+            })
+    }
+
     /// Whether the comment changed after it was written.
     pub fn is_edited(&self) -> bool {
         self.snippet
@@ -208,6 +217,17 @@ impl CommentThread {
     /// When its top-level comment was written.
     pub fn published_at(&self) -> DateTime<Utc> {
         self.snippet.top_level_comment.snippet.published_at
+    }
+
+    /// Its latest comment, reply or edit among those included.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.included_replies()
+            .iter()
+            .map(Comment::last_activity)
+            .fold(
+                self.snippet.top_level_comment.last_activity(),
+                DateTime::max,
+            )
     }
 
     /// The replies included in the listing.
