@@ -571,7 +571,7 @@ impl PollState {
             }),
         }
         self.recent.retain(|r| now - r.active <= RECENT_WINDOW);
-        self.recent.sort_by(|a, b| b.active.cmp(&a.active));
+        self.recent.sort_by_key(|r| std::cmp::Reverse(r.active));
         self.recent.truncate(RECENT_MAX);
     }
 
