@@ -128,10 +128,12 @@ test('1. wrong password shows an error; the agent signs in to the inbox', { time
   await eventually('at least one conversation listed', async () => {
     assert.ok((await items().count()) >= 1);
   });
-  // Rows carry the demo's customers and the Messenger badge.
+  // Rows carry the demo's customers and their channel's badge (Messenger first to write, but
+  // the demo's Zalo and YouTube customers may be newer by now).
   const firstRow = items().first();
   assert.match(await firstRow.locator('.row-name').textContent(), /\S/);
-  assert.equal((await firstRow.locator('.badge-platform').textContent()).trim(), 'Messenger');
+  assert.match((await firstRow.locator('.badge-platform').textContent()).trim(), /^(Messenger|Instagram|Zalo|YouTube)$/);
+  assert.ok(await items().locator('.badge-platform', { hasText: 'Messenger' }).count() >= 1, 'a Messenger row is listed');
   await assertNoPageErrors();
 });
 
@@ -400,11 +402,11 @@ test('7. the owner connects a Page and its Instagram account through Facebook Lo
   await eventually('connected', async () => {
     assert.match(await p.locator(tid('connect-done')).textContent(), /Đã kết nối 2 tài khoản/);
   });
-  // The server agrees: both accounts are active (next to the demo's Zalo OA; the demo's
-  // website chat is another kind of channel).
+  // The server agrees: both accounts are active (next to the demo's Zalo OA and YouTube
+  // channel; the demo's website chat is another kind of channel).
   const accounts = (await (await p.request.get(`${server.baseUrl}/api/v1/channel-accounts`)).json())
     .filter((a) => a.platform !== 'webchat');
-  assert.deepEqual(accounts.map((a) => [a.platform, a.status]).sort(), [['facebook', 'active'], ['instagram', 'active'], ['zalo', 'active']]);
+  assert.deepEqual(accounts.map((a) => [a.platform, a.status]).sort(), [['facebook', 'active'], ['instagram', 'active'], ['youtube', 'active'], ['zalo', 'active']]);
   await p.locator(tid('connect-back')).click();
   await p.locator(tid('conversation-list')).waitFor({ state: 'visible' });
   await assertNoPageErrors(p);

@@ -30,8 +30,10 @@ after(async () => {
 async function conversationWithPhone(page) {
   return eventually('a demo conversation with a phone', async () => {
     const list = await (await page.request.get(`${server.baseUrl}/api/v1/conversations?limit=100`)).json();
-    const c = list.items.find((x) => x.contact?.phone);
-    assert.ok(c, 'no conversation with a phone yet');
+    // Named too: the order form takes the recipient's name from the contact (a Zalo customer
+    // has none until the profile lookup has run).
+    const c = list.items.find((x) => x.contact?.phone && x.contact?.name);
+    assert.ok(c, 'no conversation with a named contact and a phone yet');
     return c;
   }, { timeout: 30_000, interval: 500 });
 }
