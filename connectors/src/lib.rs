@@ -12,6 +12,7 @@ pub mod registry;
 pub mod shop;
 pub mod shopee;
 pub mod standard_webhooks;
+pub mod tiki;
 pub mod traits;
 pub mod types;
 pub mod verify;
