@@ -616,6 +616,18 @@ pub fn read_poll_state(state: Option<&Value>) -> Option<(String, Option<String>)
     Some((code, s.get("ack_id").and_then(id_value)))
 }
 
+/// A batch with events but no `ack_id` could never be acknowledged: Tiki would send it again
+/// forever while the poller spins on it. That answer is an error (visible on the account)
+/// rather than a silent loop; it would mean the UNVERIFIED pull shape is wrong.
+pub fn check_ackable(batch: &PulledBatch) -> Result<(), ConnectorError> {
+    if !batch.events.is_empty() && batch.ack_id.is_none() {
+        return Err(ConnectorError::Transport(
+            "Tiki pull answer has events but no ack_id".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Poller for Tiki {
     /// Pulls ONE batch, sending the ack id stored in `state` (the previous batch's, which the
@@ -638,6 +650,7 @@ impl Poller for Tiki {
         let batch = self
             .pull(cx, account.access_token, &queue_code, ack_id.as_deref())
             .await?;
+        check_ackable(&batch)?;
         let events = batch
             .events
             .iter()
@@ -724,6 +737,20 @@ mod tests {
         assert_eq!(error_text(br#"{"error":{"message":"nope"}}"#), "nope");
         assert_eq!(error_text(br#"{"errors":["first"]}"#), "first");
         assert_eq!(error_text(b"<html>oops"), "<html>oops");
+    }
+
+    #[test]
+    fn tiki_a_batch_without_ack_id_is_refused() {
+        let with_events = pull_batch(&json!({"events": [{"id": 1, "type": "X"}]})).unwrap();
+        assert!(matches!(
+            check_ackable(&with_events),
+            Err(ConnectorError::Transport(_))
+        ));
+        let empty = pull_batch(&json!({"events": []})).unwrap();
+        assert!(check_ackable(&empty).is_ok());
+        let acked =
+            pull_batch(&json!({"ack_id": "a", "events": [{"id": 1, "type": "X"}]})).unwrap();
+        assert!(check_ackable(&acked).is_ok());
     }
 
     #[test]
