@@ -491,7 +491,9 @@ pub struct HistoryPage {
 pub struct PollPage {
     /// Normalized events, with the ids webhooks (or earlier polls) carry, so the hub dedupes.
     pub events: Vec<NormalizedEvent>,
-    /// The connector's state to pass to the next call (store it before anything else).
+    /// The connector's state to pass to the next call. Store it once the events are
+    /// committed, never before: a state stored ahead of its events would skip them after a
+    /// crash (Tiki's queue acknowledges a batch when the next call sends this state back).
     pub state: serde_json::Value,
     /// Quota units the call spent (0 where the platform counts none).
     pub units: u32,
